@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// memtable: the Linux RFC "Memory Table" in userspace. The C library is the
+// target CMemTable (its public headers are ../../include); MemTable is the
+// Swift API over it and keeps no package dependencies.
+
+import PackageDescription
+
+let package = Package(
+    name: "memtable",
+    products: [
+        .library(name: "MemTable", targets: ["MemTable"]),
+    ],
+    targets: [
+        .target(
+            name: "CMemTable",
+            path: "Sources/CMemTable",
+            publicHeadersPath: "include",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]
+        ),
+        .target(
+            name: "MemTable",
+            dependencies: ["CMemTable"]
+        ),
+        .testTarget(
+            name: "MemTableTests",
+            dependencies: ["MemTable"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Memory table feature - the kernel stand-ins.
+ *
+ * kernel/mem_table.c was written against <linux/...> headers. This small shim
+ * supplies what it used, the way the kernel's tools/testing/radix-tree/linux/
+ * headers do for the XArray, so that the faithful code reads like the RFC.
+ *
+ * The public part (phys_addr_t, BIT(), enum pg_level, the x86-64 paging
+ * constants) is what <mem_table.h> needs for its prototypes; every name is
+ * guarded, so a program that defines its own keeps it. The part under
+ * MEM_TABLE_KERNEL_SHIM (ilog2, struct_size, __init...) is for the library's
+ * own sources and the tests only.
+ *
+ * Copyright © 2026 the memtable authors.
+ */
+
+#ifndef __MEM_TABLE_KERNEL_H__
+#define __MEM_TABLE_KERNEL_H__
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* <linux/types.h>: physical addresses are 64 bits (CONFIG_PHYS_ADDR_T_64BIT). */
+typedef uint64_t phys_addr_t;
+
+/* <linux/bits.h> */
+#ifndef BIT
+#define BIT(nr) (1UL << (nr))
+#endif
+
+/*
+ * arch/x86/include/asm/pgtable_types.h: the page sizes a leaf can describe.
+ * mem_table_init(PG_LEVEL_4K) makes mem_table_find() report a 4 KiB leaf as
+ * PG_LEVEL_4K, a 2 MiB leaf as PG_LEVEL_2M, and so on.
+ */
+enum pg_level {
+	PG_LEVEL_NONE,
+	PG_LEVEL_4K,
+	PG_LEVEL_2M,
+	PG_LEVEL_1G,
+	PG_LEVEL_512G,
+	PG_LEVEL_256T,
+	PG_LEVEL_NUM
+};
+
+/*
+ * x86-64 with 4-level paging (CONFIG_X86_5LEVEL=n): 4 KiB pages, 512 entries
+ * per table, the P4D folded into the PGD, 46 physical address bits.
+ * A test build may override the fan-out (MEM_TABLE_PTRS_SHIFT) and the address
+ * width (MAX_PHYSMEM_BITS) to make deep trees out of few pages.
+ */
+#ifndef PAGE_SHIFT
+#define PAGE_SHIFT 12
+#endif
+#ifndef PAGE_SIZE
+#define PAGE_SIZE (1UL << PAGE_SHIFT)
+#endif
+#ifndef MEM_TABLE_PTRS_SHIFT
+#define MEM_TABLE_PTRS_SHIFT 9
+#endif
+#ifndef PTRS_PER_PTE
+#define PTRS_PER_PTE (1 << MEM_TABLE_PTRS_SHIFT)
+#endif
+#ifndef PTRS_PER_PMD
+#define PTRS_PER_PMD (1 << MEM_TABLE_PTRS_SHIFT)
+#endif
+#ifndef PTRS_PER_PUD
+#define PTRS_PER_PUD (1 << MEM_TABLE_PTRS_SHIFT)
+#endif
+#ifndef PTRS_PER_P4D
+#define PTRS_PER_P4D 1
+#endif
+#ifndef PTRS_PER_PGD
+#define PTRS_PER_PGD (1 << MEM_TABLE_PTRS_SHIFT)
+#endif
+#ifndef CONFIG_PGTABLE_LEVELS
+#define CONFIG_PGTABLE_LEVELS 4
+#endif
+#ifndef MAX_PHYSMEM_BITS
+#define MAX_PHYSMEM_BITS 46
+#endif
+
+#ifdef MEM_TABLE_KERNEL_SHIM
+/* <linux/log2.h>, for the non-zero powers of two the geometry uses. */
+#define ilog2(n) ((unsigned int)(63 - __builtin_clzll((unsigned long long)(n))))
+
+/* <linux/overflow.h>, without the saturation (sizes here are small). */
+#define struct_size(p, member, count) \
+	(sizeof(*(p)) + (size_t)(count) * sizeof(*(p)->member))
+
+/* <linux/container_of.h> */
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* <linux/init.h>, <linux/cache.h>: no sections in userspace. */
+#define __init
+#define __ro_after_init
+
+/*
+ * <linux/export.h>: symbols are exported by MEM_TABLE_API on their prototypes
+ * (the library is built with -fvisibility=hidden). The redeclaration keeps
+ * the RFC's "EXPORT_SYMBOL_GPL(f);" lines valid C.
+ */
+#define EXPORT_SYMBOL_GPL(sym) extern __typeof__(sym) sym
+#endif /* MEM_TABLE_KERNEL_SHIM */
+
+#endif /* __MEM_TABLE_KERNEL_H__ */
