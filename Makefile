@@ -101,7 +101,9 @@ SAN_CC      ?= $(CC)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SMALL_GEOM  := -DMEM_TABLE_PTRS_SHIFT=3 -DMAX_PHYSMEM_BITS=23
 VALGRIND    := valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=1
-SEED        ?= $(shell date +%s)
+ifndef SEED
+SEED        := $(shell date +%s)
+endif
 export SEED
 
 # $(call test-prog,output,test source,extra flags,library sources,include dirs)
