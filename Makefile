@@ -32,8 +32,9 @@ LIB_CFLAGS   := $(STD) $(WARNINGS) -fPIC -fvisibility=hidden
 
 # The C sources live in the SwiftPM C target; SwiftPM builds them too.
 SRCDIR   := Sources/CMemTable
-SRCS     := $(SRCDIR)/mem_table.c
+SRCS     := $(SRCDIR)/mem_table.c $(SRCDIR)/mem_table_ext.c
 HEADERS  := include/mem_table.h include/mem_table_kernel.h
+INTERNAL := $(SRCDIR)/mem_table_internal.h
 B        := build
 
 LIBNAME  := libmemtable
@@ -54,7 +55,7 @@ all: lib
 
 lib: $(STATIC) $(SHARED)
 
-$(B)/lib/%.o: $(SRCDIR)/%.c $(HEADERS) | $(B)/lib
+$(B)/lib/%.o: $(SRCDIR)/%.c $(HEADERS) $(INTERNAL) | $(B)/lib
 	$(CC) $(LIB_CPPFLAGS) $(CPPFLAGS) $(LIB_CFLAGS) $(CFLAGS) -c $< -o $@
 
 OBJS := $(SRCS:$(SRCDIR)/%.c=$(B)/lib/%.o)
@@ -115,35 +116,47 @@ endef
 
 $(eval $(call test-prog,$(B)/test/test_mem_table,Tests/C/test_mem_table.c,,$(B)/test/lib.o,-Iinclude))
 $(eval $(call test-prog,$(B)/test/test_rfc_fixes,Tests/C/test_rfc_fixes.c,,$(B)/test/lib.o,-Iinclude))
+$(eval $(call test-prog,$(B)/test/test_mem_table_ext,Tests/C/test_mem_table_ext.c,,$(B)/test/lib.o,-Iinclude))
+$(eval $(call test-prog,$(B)/test/test_mem_table_ext_san,Tests/C/test_mem_table_ext.c,$(SAN_FLAGS),$(B)/test/lib_san.o,-Iinclude))
 $(eval $(call test-prog,$(B)/test/test_mem_table_small,Tests/C/test_mem_table.c,$(SMALL_GEOM),$(B)/test/lib_small.o,-Iinclude))
 $(eval $(call test-prog,$(B)/test/test_mem_table_san,Tests/C/test_mem_table.c,$(SAN_FLAGS),$(B)/test/lib_san.o,-Iinclude))
 $(eval $(call test-prog,$(B)/test/test_rfc_fixes_san,Tests/C/test_rfc_fixes.c,$(SAN_FLAGS),$(B)/test/lib_san.o,-Iinclude))
 $(eval $(call test-prog,$(B)/test/test_rfc_fixes_rfc,Tests/C/test_rfc_fixes.c,-Wno-parentheses,$(B)/test/rfc.o,-ITests/C/rfc/include/linux -Iinclude))
 
-$(B)/test/lib.o: $(SRCS) $(HEADERS) | $(B)/test
-	$(CC) $(LIB_CPPFLAGS) $(TEST_CFLAGS) $(TEST_ALLOC) -c $< -o $@
-$(B)/test/lib_small.o: $(SRCS) $(HEADERS) | $(B)/test
-	$(CC) $(LIB_CPPFLAGS) $(TEST_CFLAGS) $(TEST_ALLOC) $(SMALL_GEOM) -c $< -o $@
-$(B)/test/lib_san.o: $(SRCS) $(HEADERS) | $(B)/test
-	$(CC) $(LIB_CPPFLAGS) $(TEST_CFLAGS) $(TEST_ALLOC) $(SAN_FLAGS) -c $< -o $@
+# $(call test-lib,name,flags): the library's sources, built with the
+# counting allocator and @flags, as one relocatable object.
+define test-lib
+$(B)/test/$(1).o: $(SRCS) $(HEADERS) $(INTERNAL) | $(B)/test
+	$$(CC) $(LIB_CPPFLAGS) $(TEST_CFLAGS) $(TEST_ALLOC) $(2) -c $(SRCDIR)/mem_table.c -o $(B)/test/$(1)-core.o
+	$$(CC) $(LIB_CPPFLAGS) $(TEST_CFLAGS) $(TEST_ALLOC) $(2) -c $(SRCDIR)/mem_table_ext.c -o $(B)/test/$(1)-ext.o
+	$$(CC) -r -nostdlib -o $$@ $(B)/test/$(1)-core.o $(B)/test/$(1)-ext.o
+endef
+
+$(eval $(call test-lib,lib,))
+$(eval $(call test-lib,lib_small,$(SMALL_GEOM)))
+$(eval $(call test-lib,lib_san,$(SAN_FLAGS)))
+
 # The RFC's code as posted, warnings and all: it is the thing under test.
 $(B)/test/rfc.o: Tests/C/rfc/kernel/mem_table.c | $(B)/test
 	$(CC) -ITests/C/rfc/include -Iinclude $(STD) -w -g -O1 $(TEST_ALLOC) -c $< -o $@
 
-check-c: $(B)/test/test_mem_table $(B)/test/test_rfc_fixes
-	$(B)/test/test_rfc_fixes
-	$(B)/test/test_mem_table $(SEED) | tee $(B)/test/summary.txt
+check-c: $(B)/test/test_mem_table $(B)/test/test_rfc_fixes $(B)/test/test_mem_table_ext
+	$(B)/test/test_rfc_fixes | tee $(B)/test/summary-fixes.txt
+	$(B)/test/test_mem_table $(SEED) | tee $(B)/test/summary-core.txt
+	$(B)/test/test_mem_table_ext $(SEED) | tee $(B)/test/summary-ext.txt
 
 check-small: $(B)/test/test_mem_table_small
 	$(B)/test/test_mem_table_small $(SEED)
 
-check-sanitize: $(B)/test/test_mem_table_san $(B)/test/test_rfc_fixes_san
+check-sanitize: $(B)/test/test_mem_table_san $(B)/test/test_rfc_fixes_san $(B)/test/test_mem_table_ext_san
 	ASAN_OPTIONS=detect_leaks=1 $(B)/test/test_rfc_fixes_san
 	ASAN_OPTIONS=detect_leaks=1 $(B)/test/test_mem_table_san $(SEED)
+	ASAN_OPTIONS=detect_leaks=1 $(B)/test/test_mem_table_ext_san $(SEED)
 
-check-valgrind: $(B)/test/test_mem_table $(B)/test/test_rfc_fixes
+check-valgrind: $(B)/test/test_mem_table $(B)/test/test_rfc_fixes $(B)/test/test_mem_table_ext
 	$(VALGRIND) $(B)/test/test_rfc_fixes
 	$(VALGRIND) $(B)/test/test_mem_table $(SEED) 20000
+	$(VALGRIND) $(B)/test/test_mem_table_ext $(SEED) 10000
 
 check-rfc: $(B)/test/test_rfc_fixes_rfc
 	$(B)/test/test_rfc_fixes_rfc --rfc
@@ -192,7 +205,10 @@ swift-test:
 
 test: test-c
 	$(MAKE) swift-test
-	@echo "C tests (seed $(SEED)):"; tail -n 2 $(B)/test/summary.txt
+	@grep -h "random model" $(B)/test/summary-*.txt
+	@awk '/^(rfc fixes: )?[0-9]+ passed, [0-9]+ failed$$/ { p += $$(NF-3); f += $$(NF-1) } \
+	     END { printf "C tests (seed %s): %d passed, %d failed\n", "$(SEED)", p, f; exit f != 0 }' \
+	     $(B)/test/summary-*.txt
 
 # The demo: the README's C example, which creates, finds and frees entries
 # and says what happened.

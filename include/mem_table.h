@@ -58,6 +58,35 @@ struct mem_table {
 /* Operations that need to be supplied by a consumer of memory tables. */
 struct mem_table_ops {
 	void (*free)(void *buf);
+
+	/* Additions (memtable); each may be NULL. See "Large-page entries". */
+
+	/*
+	 * split() - Data for one child of a large leaf being split.
+	 * @buf: The large leaf's pointer (still owned by the table).
+	 * @level: The child's level (base-relative, e.g. PG_LEVEL_4K).
+	 * Called once per child; returns a pointer the table then owns (a copy,
+	 * or @buf with a reference taken), or NULL to refuse. After the split
+	 * succeeds, @buf is released with free().
+	 */
+	void *(*split)(void *buf, unsigned int level);
+
+	/*
+	 * merge() - One leaf for a full table of leaves, or NULL.
+	 * @entries: The table's leaves (pointers; value entries never reach it).
+	 * @nentries: How many.
+	 * @level: The level of the merged leaf (base-relative, e.g. PG_LEVEL_2M).
+	 * Returns a pointer the table then owns (a new one, or one of @entries
+	 * with a reference taken), or NULL if the entries are not equal. After
+	 * the merge, every one of @entries is released with free().
+	 */
+	void *(*merge)(void *const *entries, unsigned int nentries, unsigned int level);
+
+	/*
+	 * clone() - A copy of a leaf for mem_table_clone(): a pointer the new
+	 * table owns (a copy, or @buf with a reference taken), or NULL.
+	 */
+	void *(*clone)(void *buf);
 };
 
 /*
@@ -140,6 +169,347 @@ MEM_TABLE_API void **mem_table_create(struct mem_table *table, phys_addr_t pa);
  */
 MEM_TABLE_API void **mem_table_find(struct mem_table *table, phys_addr_t pa,
 				    unsigned int *level_num);
+
+/* ------------------------------------------------------------------------
+ * Additions (memtable): everything below goes past the RFC, leaving the API
+ * above as it was. Conventions: @table is a root from mem_table_alloc() or
+ * mem_table_alloc_geometry(); a @level is base-relative, as mem_table_find()
+ * reports it (PG_LEVEL_4K, PG_LEVEL_2M, PG_LEVEL_1G... for x86-64); a level
+ * of 0 in a struct mem_table_level is the smallest page. Functions that
+ * return int return 0 or a negative errno, and on error leave the table
+ * exactly as it was. The caller serialises all access, as for the RFC's API.
+ * ------------------------------------------------------------------------ */
+
+/**
+ * DOC: Value entries
+ *
+ * A value entry is a small integer stored in the slot itself, with no
+ * allocation, in the spirit of the XArray's xa_mk_value(): bit 1 set and
+ * bit 0 (MEM_TABLE) clear. It is a leaf (IS_LEAF() holds) and is never
+ * passed to any ops callback. A table that mixes pointers and value entries
+ * needs its pointers four-byte aligned (malloc()'s are).
+ */
+#define MEM_TABLE_VALUE_MAX (UINTPTR_MAX >> 2)
+
+static inline void *mem_table_mk_value(uintptr_t v)
+{
+	return (void *)((v << 2) | 2);
+}
+
+static inline uintptr_t mem_table_to_value(const void *entry)
+{
+	return (uintptr_t)entry >> 2;
+}
+
+static inline bool mem_table_is_value(const void *entry)
+{
+	return ((uintptr_t)entry & 3) == 2;
+}
+
+/**
+ * DOC: Geometry
+ *
+ * A geometry describes one table format: page size, entries per level,
+ * physical address bits. Every level below the root has 2^@bits_per_level
+ * entries; the root has just enough to reach 2^@phys_bits. Tables of
+ * different geometries live side by side; the faithful mem_table_init()
+ * and mem_table_alloc() keep using the globals.
+ */
+#define MEM_TABLE_MAX_LEVELS 6
+
+struct mem_table_geometry {
+	struct mem_table_level levels[MEM_TABLE_MAX_LEVELS];
+	unsigned int nlevels;
+	unsigned int base_level;
+	unsigned int page_shift;
+	unsigned int bits_per_level;
+	unsigned int phys_bits;
+};
+
+/* x86-64, 4-level paging: 4 KiB pages, 9 bits per level, 46 bits. */
+MEM_TABLE_API extern const struct mem_table_geometry mem_table_geometry_x86_64;
+/* x86-64, 5-level paging (LA57): 4 KiB pages, 9 bits per level, 52 bits. */
+MEM_TABLE_API extern const struct mem_table_geometry mem_table_geometry_x86_64_la57;
+/* arm64, 4 KiB granule: 9 bits per level, 48 bits. */
+MEM_TABLE_API extern const struct mem_table_geometry mem_table_geometry_arm64_4k;
+/* arm64, 16 KiB granule: 11 bits per level, 48 bits. */
+MEM_TABLE_API extern const struct mem_table_geometry mem_table_geometry_arm64_16k;
+/* arm64, 64 KiB granule: 13 bits per level, 48 bits. */
+MEM_TABLE_API extern const struct mem_table_geometry mem_table_geometry_arm64_64k;
+
+/**
+ * mem_table_geometry_init() - Describe a table format.
+ * @geo: The geometry to fill.
+ * @page_shift: log2 of the smallest page, 8 to 30.
+ * @bits_per_level: log2 of the entries per table, 1 to 16.
+ * @phys_bits: Physical address bits, above @page_shift, at most 64, and at
+ *             most MEM_TABLE_MAX_LEVELS levels.
+ * @base_level: The level number reported for a smallest-page leaf.
+ *
+ * Context: Does not allocate. @geo must outlive every table made with it.
+ * Return: 0, or -EINVAL for parameters out of range (@geo untouched).
+ */
+MEM_TABLE_API int mem_table_geometry_init(struct mem_table_geometry *geo,
+					  unsigned int page_shift,
+					  unsigned int bits_per_level,
+					  unsigned int phys_bits,
+					  unsigned int base_level);
+
+/**
+ * mem_table_alloc_geometry() - Allocate an empty table of a given geometry.
+ * @geo: The geometry; it must outlive the table.
+ * @ops: As for mem_table_alloc().
+ *
+ * Context: Allocates the root.
+ * Return: The table, or NULL with errno EINVAL (NULL or malformed @geo) or
+ * ENOMEM.
+ */
+MEM_TABLE_API struct mem_table *mem_table_alloc_geometry(const struct mem_table_geometry *geo,
+							 struct mem_table_ops *ops);
+
+/**
+ * mem_table_get_geometry() - The geometry of a table.
+ * @table: The table.
+ *
+ * Return: Its geometry (for a table of mem_table_alloc(), a description of
+ * the globals), or NULL for a NULL table.
+ */
+MEM_TABLE_API const struct mem_table_geometry *mem_table_get_geometry(const struct mem_table *table);
+
+/**
+ * mem_table_store() - Store a leaf for the entry of @level covering @pa.
+ * @table: The table.
+ * @pa: A physical address; for a large level, aligned to its size (any
+ *      byte of the page for the smallest level).
+ * @level: The leaf's level: the base level for a page, base + 1 for the
+ *         next size (PG_LEVEL_2M on x86-64), and so on up to the root's.
+ * @entry: A pointer with bit 0 clear (the table owns it from now), or a
+ *         value entry.
+ * @old: Where to hand back the entry replaced (NULL if none), which the
+ *       caller then owns; or NULL, to have it released with ops->free.
+ *
+ * A large leaf covers the whole aligned range. Storing inside a larger leaf
+ * splits it first (ops->split for pointers; values are copied); storing over
+ * a table that holds leaves fails, since the leaves would be lost.
+ *
+ * Context: May allocate (intermediate tables, splits).
+ * Return: 0; -EINVAL for a NULL table or @entry, @entry with bit 0 set, a
+ * level the geometry lacks, or an unaligned large @pa; -ERANGE for @pa
+ * beyond the geometry; -EEXIST if a larger leaf covers @pa and cannot be
+ * split (no ops->split) or smaller leaves lie under the range; -ENOMEM if
+ * an allocation or ops->split failed.
+ */
+MEM_TABLE_API int mem_table_store(struct mem_table *table, phys_addr_t pa,
+				  unsigned int level, void *entry, void **old);
+
+/**
+ * mem_table_load() - The leaf covering @pa, at any level.
+ * @table: The table.
+ * @pa: A physical address.
+ * @level: Where to store the leaf's level, or NULL.
+ *
+ * Context: Does not allocate.
+ * Return: The entry (pointer or value entry), or NULL if none covers @pa or
+ * @pa is out of range.
+ */
+MEM_TABLE_API void *mem_table_load(struct mem_table *table, phys_addr_t pa, unsigned int *level);
+
+/**
+ * mem_table_erase() - Remove the leaf covering @pa.
+ * @table: The table.
+ * @pa: A physical address.
+ * @level: Where to store the removed leaf's level, or NULL.
+ *
+ * Removes the leaf (the whole range of a large one) and hands it back: the
+ * caller owns it, nothing is released. Every table that becomes empty is
+ * freed, up to but not including the root. Also drops a reservation.
+ *
+ * Context: Frees tables; never allocates, so never fails for memory.
+ * Return: The entry removed, or NULL if there was none.
+ */
+MEM_TABLE_API void *mem_table_erase(struct mem_table *table, phys_addr_t pa, unsigned int *level);
+
+/**
+ * mem_table_split() - Split the large leaf covering @pa down to @level.
+ * @table: The table.
+ * @pa: A physical address inside the leaf.
+ * @level: The level the leaf covering @pa must end at.
+ *
+ * Replaces the leaf by a table of children (ops->split gives each child's
+ * data; value entries are copied), and again on the way to @level, so that
+ * the leaf covering @pa is at @level. The large leaf is released after the
+ * whole split succeeded.
+ *
+ * Context: Allocates one table per level split.
+ * Return: 0 (also when the leaf covering @pa is at @level or below);
+ * -ENOENT if no leaf covers @pa; -EEXIST without ops->split; -ENOMEM if an
+ * allocation or ops->split failed; -EINVAL, -ERANGE for bad arguments.
+ */
+MEM_TABLE_API int mem_table_split(struct mem_table *table, phys_addr_t pa, unsigned int level);
+
+/**
+ * mem_table_merge() - Collapse a full table of leaves into one large leaf.
+ * @table: The table.
+ * @pa: A physical address inside the range to merge.
+ * @level: The level of the large leaf to make (above the base level).
+ *
+ * The table under the entry of @level covering @pa must hold a leaf in
+ * every slot. Value entries merge when all are equal; pointers when
+ * ops->merge returns the merged leaf. The old leaves are released with
+ * ops->free and the table is freed. Merge bottom-up, level by level, to
+ * reach the largest size.
+ *
+ * Context: Frees; never allocates.
+ * Return: 0; -ENOENT if there is no full table of leaves there; -EBUSY if
+ * the leaves are not equal (values differ, or ops->merge said NULL);
+ * -EOPNOTSUPP for pointers without ops->merge; -EINVAL, -ERANGE for bad
+ * arguments.
+ */
+MEM_TABLE_API int mem_table_merge(struct mem_table *table, phys_addr_t pa, unsigned int level);
+
+/**
+ * mem_table_reserve() - Make a later store at (@pa, @level) unable to fail.
+ * @table: The table.
+ * @pa: As for mem_table_store().
+ * @level: As for mem_table_store().
+ *
+ * Allocates the path to the slot and marks the slot reserved (as the
+ * XArray's xa_reserve() does), so that erasing its neighbours does not free
+ * it. A reserved slot reads as empty; a store, a mem_table_create() or an
+ * erase there ends the reservation.
+ *
+ * Context: May allocate.
+ * Return: 0 (also if the slot holds a leaf already); errors as for
+ * mem_table_store().
+ */
+MEM_TABLE_API int mem_table_reserve(struct mem_table *table, phys_addr_t pa, unsigned int level);
+
+/**
+ * mem_table_store_range() - Store one value over [@start, @end).
+ * @table: The table.
+ * @start: First address, page aligned.
+ * @end: One past the last address, page aligned, above @start.
+ * @entry: A value entry, or any pointer if the table owns nothing (no
+ *         ops->free): it is stored in several leaves.
+ *
+ * Uses the largest aligned entries that fit: large leaves in the middle,
+ * smaller ones at the edges. What the range covered before is released
+ * (ops->free); larger leaves across an edge are split first.
+ *
+ * Context: May allocate; all allocation happens before the table changes.
+ * Return: 0; -EINVAL, -ERANGE for bad arguments; -EEXIST if an edge leaf
+ * cannot be split (no ops->split); -ENOMEM.
+ */
+MEM_TABLE_API int mem_table_store_range(struct mem_table *table, phys_addr_t start,
+					phys_addr_t end, void *entry);
+
+/**
+ * mem_table_erase_range() - Remove everything in [@start, @end).
+ * @table: The table.
+ * @start: First address, page aligned.
+ * @end: One past the last address, page aligned, above @start.
+ *
+ * Leaves inside the range are released (ops->free); larger leaves across an
+ * edge are split first, keeping what lies outside. Empty tables are freed.
+ *
+ * Context: May allocate (edge splits), all before the table changes.
+ * Return: The number of leaves removed (>= 0), or -EINVAL, -ERANGE, -EEXIST,
+ * -ENOMEM as for mem_table_store_range().
+ */
+MEM_TABLE_API long mem_table_erase_range(struct mem_table *table, phys_addr_t start,
+					 phys_addr_t end);
+
+/**
+ * typedef mem_table_walk_fn - Called by mem_table_walk() for each leaf.
+ * @entry: The leaf (pointer or value entry).
+ * @pa: The first address it covers.
+ * @level: Its level (base-relative).
+ * @arg: mem_table_walk()'s @arg.
+ *
+ * Return: 0 to go on, anything else to stop the walk with that value. It
+ * must not modify the table.
+ */
+typedef int (*mem_table_walk_fn)(void *entry, phys_addr_t pa, unsigned int level, void *arg);
+
+/**
+ * mem_table_walk() - Visit the leaves meeting [@start, @end) in order.
+ * @table: The table.
+ * @start: First address.
+ * @end: One past the last address (0 or anything <= @start: nothing).
+ * @fn: Called for each leaf, in ascending address order.
+ * @arg: Passed to @fn.
+ *
+ * Empty subtrees are skipped without being visited.
+ *
+ * Context: Does not allocate.
+ * Return: 0, or the first non-zero value @fn returned; -EINVAL for a NULL
+ * table or @fn.
+ */
+MEM_TABLE_API int mem_table_walk(struct mem_table *table, phys_addr_t start, phys_addr_t end,
+				 mem_table_walk_fn fn, void *arg);
+
+/**
+ * mem_table_next() - The first leaf at or after an address.
+ * @table: The table.
+ * @pa: In: where to start. Out: the first address of the leaf found.
+ * @level: Where to store the leaf's level, or NULL.
+ *
+ * The leaf found is the one covering *@pa, or the first one after it. To
+ * iterate: start at 0, and after each leaf continue at its end.
+ *
+ * Context: Does not allocate.
+ * Return: The leaf's slot, or NULL if there is none (*@pa untouched).
+ */
+MEM_TABLE_API void **mem_table_next(struct mem_table *table, phys_addr_t *pa, unsigned int *level);
+
+/**
+ * mem_table_clone() - Deep-copy a table.
+ * @table: The table to copy; it is not modified.
+ *
+ * The copy has the same geometry and ops. Pointer leaves are copied with
+ * ops->clone; a table that owns nothing (no ops->free) shares them; value
+ * entries and reservations are copied as they are.
+ *
+ * Context: Allocates every table of the copy.
+ * Return: The copy, or NULL with errno: EINVAL (NULL table, or pointer
+ * leaves with ops->free but no ops->clone), ENOMEM (an allocation or
+ * ops->clone failed; whatever was copied is released).
+ */
+MEM_TABLE_API struct mem_table *mem_table_clone(struct mem_table *table);
+
+/**
+ * mem_table_count() - The number of leaves in a table.
+ * @table: The table, or NULL (0).
+ *
+ * Leaves stored through the additions are counted as they come and go. A
+ * slot handed out by mem_table_create() may be filled behind the table's
+ * back, so after one the next count walks the table once.
+ *
+ * Context: O(1), but for that walk.
+ * Return: The number of leaves, large ones counting one each.
+ */
+MEM_TABLE_API size_t mem_table_count(struct mem_table *table);
+
+/* What a table holds and costs: see mem_table_stats(). */
+struct mem_table_stats {
+	unsigned int nlevels;
+	size_t leaves[MEM_TABLE_MAX_LEVELS];  /* by level, 0 = smallest pages */
+	size_t values[MEM_TABLE_MAX_LEVELS];  /* how many of those are value entries */
+	size_t tables[MEM_TABLE_MAX_LEVELS];  /* by level, the root included */
+	size_t count;                         /* leaves in all */
+	size_t pages;                         /* smallest pages covered by leaves */
+	size_t bytes;                         /* bytes held by the tables */
+};
+
+/**
+ * mem_table_stats() - Count what a table holds and what it costs.
+ * @table: The table.
+ * @stats: Filled in.
+ *
+ * Context: Walks every table; does not allocate.
+ * Return: 0, or -EINVAL for NULL arguments.
+ */
+MEM_TABLE_API int mem_table_stats(struct mem_table *table, struct mem_table_stats *stats);
 
 #ifdef __cplusplus
 }

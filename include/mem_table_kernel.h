@@ -92,7 +92,7 @@ enum pg_level {
 
 /* <linux/container_of.h> */
 #define container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
+	((type *)((uintptr_t)(ptr) - offsetof(type, member)))
 
 /* <linux/init.h>, <linux/cache.h>: no sections in userspace. */
 #define __init

@@ -45,14 +45,12 @@
  *
  * Locking is left to the caller of these functions.
  */
-#define MEM_TABLE_KERNEL_SHIM
-#include <errno.h>
-#include <stdlib.h>
+#include "mem_table_internal.h"
 
-#include "mem_table.h"
-
-#define TABLE(entry) ((void *)((uintptr_t)(entry) & ~MEM_TABLE))
-#define ENTRY(table) ((void *)((uintptr_t)(table) | MEM_TABLE))
+/*
+ * TABLE() and ENTRY() are in mem_table_internal.h, shared with the
+ * additions (mem_table_ext.c), parenthesised.
+ */
 
 /*
  * Within this feature, the table levels start from 0. On X86, the base level
@@ -61,6 +59,9 @@
 unsigned int mem_table_base_level __ro_after_init;
 unsigned int mem_table_nlevels __ro_after_init;
 struct mem_table_level mem_table_levels[CONFIG_PGTABLE_LEVELS] __ro_after_init;
+
+/* Addition: the same, as a geometry (mem_table_get_geometry()). */
+struct mem_table_geometry mem_table_global_geometry;
 
 void __init mem_table_init(unsigned int base_level)
 {
@@ -130,15 +131,34 @@ void __init mem_table_init(unsigned int base_level)
 	/* A geometry that cannot reach MAX_PHYSMEM_BITS gives no table. */
 	mem_table_nlevels = physmem_bits < MAX_PHYSMEM_BITS ? 0 : n;
 	mem_table_base_level = base_level;
+
+	/* Addition: describe the globals as a geometry. */
+	for (i = 0; i < n; i++)
+		mem_table_global_geometry.levels[i] = mem_table_levels[i];
+	mem_table_global_geometry.nlevels = mem_table_nlevels;
+	mem_table_global_geometry.base_level = base_level;
+	mem_table_global_geometry.page_shift = PAGE_SHIFT;
+	mem_table_global_geometry.bits_per_level = n ? ilog2(mem_table_levels[0].nentries) : 0;
+	mem_table_global_geometry.phys_bits = MAX_PHYSMEM_BITS;
 }
 
-/* Difference from the RFC: the range check it did not have. */
-static bool _mem_table_in_range(const struct mem_table *table, phys_addr_t pa)
+/*
+ * Addition: a root carries struct mem_table_root after its entries. Shared
+ * with mem_table_alloc_geometry().
+ */
+struct mem_table *_mem_table_alloc_root(struct mem_table_level *level,
+					struct mem_table_ops *ops)
 {
-	const struct mem_table_level *top = table->level;
-	unsigned int bits = top->shift + ilog2(top->nentries);
+	struct mem_table *table;
 
-	return bits >= 64 || !(pa >> bits);
+	table = calloc(1, struct_size(table, entries, level->nentries) +
+				  sizeof(struct mem_table_root));
+	if (table) {
+		table->level = level;
+		table->ops = ops;
+		return table;
+	}
+	return NULL;
 }
 
 struct mem_table *mem_table_alloc(struct mem_table_ops *ops)
@@ -153,12 +173,9 @@ struct mem_table *mem_table_alloc(struct mem_table_ops *ops)
 	}
 	level = &mem_table_levels[mem_table_nlevels - 1];
 
-	table = calloc(1, struct_size(table, entries, level->nentries));
-	if (table) {
-		table->level = level;
-		table->ops = ops;
+	table = _mem_table_alloc_root(level, ops);
+	if (table)
 		return table;
-	}
 	return NULL;
 }
 EXPORT_SYMBOL_GPL(mem_table_alloc);
@@ -177,13 +194,16 @@ static void _mem_table_free(struct mem_table *table)
 			/*
 			 * The consumer frees the pointer. Difference from the
 			 * RFC: no ops, or no ops->free, means the table owns
-			 * nothing (the RFC called through NULL).
+			 * nothing (the RFC called through NULL). Addition:
+			 * value entries are not pointers.
 			 */
-			if (ops && ops->free)
+			if (ops && ops->free && !mem_table_is_value(entries[i]))
 				ops->free(entries[i]);
 			continue;
 		}
-		_mem_table_free(TABLE(entries[i]));
+		/* Addition: a reservation points nowhere. */
+		if (entries[i] != MEM_TABLE_RESERVED)
+			_mem_table_free(TABLE(entries[i]));
 	}
 	free(table);
 }
@@ -205,7 +225,8 @@ static void **_mem_table_find(struct mem_table *table, phys_addr_t pa,
 	i = (pa >> level->shift) & level->mask;
 
 	*level_number = level->number;
-	if (!entries[i])
+	/* Addition: a reservation reads as empty. */
+	if (!entries[i] || entries[i] == MEM_TABLE_RESERVED)
 		return NULL;
 
 	if (IS_LEAF(entries[i]))
@@ -229,7 +250,7 @@ void **mem_table_find(struct mem_table *table, phys_addr_t pa,
 	 * moved the pointer; the caller got the 0-based level.
 	 */
 	if (level_number)
-		*level_number = number + mem_table_base_level;
+		*level_number = number + _mem_table_geometry(table->level)->base_level;
 
 	return entry;
 }
@@ -241,7 +262,7 @@ static void **_mem_table_create(struct mem_table *table, phys_addr_t pa)
 	void **entries = table->entries;
 	struct mem_table *next = NULL;
 	unsigned long i;
-	void **entry;
+	void **entry, *old;
 
 	i = (pa >> level->shift) & level->mask;
 
@@ -251,6 +272,9 @@ static void **_mem_table_create(struct mem_table *table, phys_addr_t pa)
 		 * so that the consumer can populate it.
 		 */
 		table->changed = true;
+		/* Addition: handing out the slot ends a reservation. */
+		if (entries[i] == MEM_TABLE_RESERVED)
+			entries[i] = NULL;
 		return &entries[i];
 	}
 
@@ -262,7 +286,8 @@ static void **_mem_table_create(struct mem_table *table, phys_addr_t pa)
 	 * replaced it with a new table, losing the consumer's pointer; it is
 	 * left alone and the create fails with EEXIST.
 	 */
-	if (!entries[i]) {
+	old = entries[i];
+	if (!entries[i] || entries[i] == MEM_TABLE_RESERVED) {
 		/* Create next level table. */
 		level--;
 		next = calloc(1, struct_size(table, entries, level->nentries));
@@ -287,7 +312,7 @@ static void **_mem_table_create(struct mem_table *table, phys_addr_t pa)
 		 * set "changed" on the way down).
 		 */
 		if (next) {
-			entries[i] = NULL;
+			entries[i] = old;
 			free(next);
 		}
 		return NULL;
@@ -298,6 +323,8 @@ static void **_mem_table_create(struct mem_table *table, phys_addr_t pa)
 
 void **mem_table_create(struct mem_table *table, phys_addr_t pa)
 {
+	void **entry;
+
 	if (!table) {
 		errno = EINVAL;
 		return NULL;
@@ -310,6 +337,13 @@ void **mem_table_create(struct mem_table *table, phys_addr_t pa)
 		errno = ERANGE;
 		return NULL;
 	}
-	return _mem_table_create(table, pa);
+	entry = _mem_table_create(table, pa);
+	/*
+	 * Addition: the consumer may fill an empty slot behind the table's
+	 * back, so the next mem_table_count() recounts.
+	 */
+	if (entry && !*entry)
+		ROOT_INFO(table)->stale = true;
+	return entry;
 }
 EXPORT_SYMBOL_GPL(mem_table_create);

@@ -1,0 +1,1032 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Memory table feature - additions past the RFC.
+ *
+ * The RFC says where it was going: "Information can be stored for large
+ * pages" and "We will support large page entries in mem_table in a future
+ * version thanks to extra mem_table_ops's merge() and split() operations".
+ * This file does that, and adds what real users need: erase, ordered walks,
+ * clones, counts and statistics, value entries, ranges, reservations and
+ * per-table geometry. It only adds: mem_table.c keeps the RFC's code.
+ *
+ * Conventions, as in mem_table.c: @table is a root, @pa a physical address,
+ * the caller serialises access. Inside this file a level is a struct
+ * mem_table_level (number 0 = smallest page); the API takes and reports
+ * base-relative level numbers (PG_LEVEL_4K...), converted at the edge.
+ * Every operation either succeeds or leaves the table exactly as it was: all
+ * allocation (and every ops->split call) happens before the first change.
+ *
+ * Copyright © 2026 the memtable authors.
+ */
+#include <string.h>
+
+#include "mem_table_internal.h"
+
+/* ---------------------------------------------------------------- geometry */
+
+/* A level of a geometry whose levels below the root are all 2^bits wide. */
+#define GEO_BITS(ps, b, pb, n) \
+	((int)(pb) - (int)(ps) - (int)(n) * (int)(b) <= 0 ? 0 : \
+	 (int)(pb) - (int)(ps) - (int)(n) * (int)(b) < (int)(b) ? \
+	 (int)(pb) - (int)(ps) - (int)(n) * (int)(b) : (int)(b))
+#define GEO_LEVEL(ps, b, pb, n)                                          \
+	{ .number = GEO_BITS(ps, b, pb, n) ? (n) : 0,                    \
+	  .nentries = GEO_BITS(ps, b, pb, n) ? 1U << GEO_BITS(ps, b, pb, n) : 0, \
+	  .shift = GEO_BITS(ps, b, pb, n) ? (ps) + (n) * (b) : 0,        \
+	  .mask = GEO_BITS(ps, b, pb, n) ? (1U << GEO_BITS(ps, b, pb, n)) - 1 : 0 }
+#define GEOMETRY(ps, b, pb)                                                \
+	{ .levels = { GEO_LEVEL(ps, b, pb, 0), GEO_LEVEL(ps, b, pb, 1),    \
+		      GEO_LEVEL(ps, b, pb, 2), GEO_LEVEL(ps, b, pb, 3),    \
+		      GEO_LEVEL(ps, b, pb, 4), GEO_LEVEL(ps, b, pb, 5) },  \
+	  .nlevels = ((pb) - (ps) + (b) - 1) / (b),                        \
+	  .base_level = PG_LEVEL_4K,                                       \
+	  .page_shift = (ps),                                              \
+	  .bits_per_level = (b),                                           \
+	  .phys_bits = (pb) }
+
+const struct mem_table_geometry mem_table_geometry_x86_64 = GEOMETRY(12, 9, 46);
+const struct mem_table_geometry mem_table_geometry_x86_64_la57 = GEOMETRY(12, 9, 52);
+const struct mem_table_geometry mem_table_geometry_arm64_4k = GEOMETRY(12, 9, 48);
+const struct mem_table_geometry mem_table_geometry_arm64_16k = GEOMETRY(14, 11, 48);
+const struct mem_table_geometry mem_table_geometry_arm64_64k = GEOMETRY(16, 13, 48);
+
+int mem_table_geometry_init(struct mem_table_geometry *geo, unsigned int page_shift,
+			    unsigned int bits_per_level, unsigned int phys_bits,
+			    unsigned int base_level)
+{
+	struct mem_table_geometry g = { 0 };
+	unsigned int n, shift = page_shift;
+
+	if (!geo || page_shift < 8 || page_shift > 30 || !bits_per_level ||
+	    bits_per_level > 16 || phys_bits <= page_shift || phys_bits > 64)
+		return -EINVAL;
+	for (n = 0; shift < phys_bits; n++) {
+		unsigned int bits = phys_bits - shift < bits_per_level ?
+					    phys_bits - shift : bits_per_level;
+
+		if (n == MEM_TABLE_MAX_LEVELS)
+			return -EINVAL;
+		g.levels[n].number = n;
+		g.levels[n].nentries = 1U << bits;
+		g.levels[n].shift = shift;
+		g.levels[n].mask = (1U << bits) - 1;
+		shift += bits;
+	}
+	g.nlevels = n;
+	g.base_level = base_level;
+	g.page_shift = page_shift;
+	g.bits_per_level = bits_per_level;
+	g.phys_bits = phys_bits;
+	*geo = g;
+	return 0;
+}
+
+/* A geometry is well formed if its levels chain up to phys_bits. */
+static bool _mem_table_geometry_ok(const struct mem_table_geometry *geo)
+{
+	unsigned int n, shift;
+
+	if (!geo || geo->nlevels < 1 || geo->nlevels > MEM_TABLE_MAX_LEVELS)
+		return false;
+	shift = geo->levels[0].shift;
+	for (n = 0; n < geo->nlevels; n++) {
+		const struct mem_table_level *l = &geo->levels[n];
+
+		if (l->number != n || l->shift != shift || l->nentries < 2 ||
+		    l->nentries & l->mask || l->mask != l->nentries - 1)
+			return false;
+		shift += ilog2(l->nentries);
+	}
+	return shift <= 64 && shift >= geo->phys_bits;
+}
+
+struct mem_table *mem_table_alloc_geometry(const struct mem_table_geometry *geo,
+					   struct mem_table_ops *ops)
+{
+	if (!_mem_table_geometry_ok(geo)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/* Tables never write their levels: the cast drops no promise. */
+	return _mem_table_alloc_root((struct mem_table_level *)(uintptr_t)&geo->levels[geo->nlevels - 1],
+				     ops);
+}
+
+const struct mem_table_geometry *mem_table_get_geometry(const struct mem_table *table)
+{
+	return table ? _mem_table_geometry(table->level) : NULL;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static unsigned long _index(const struct mem_table_level *level, phys_addr_t pa)
+{
+	return (pa >> level->shift) & level->mask;
+}
+
+/* The bytes an entry of @level covers (at most 2^63 for any sane geometry). */
+static phys_addr_t _span(const struct mem_table_level *level)
+{
+	return (phys_addr_t)1 << level->shift;
+}
+
+/*
+ * Tables allocated ahead of a range operation, so that it cannot fail half
+ * way. Every level below the root has tables of one size.
+ */
+struct pool {
+	unsigned int n;
+	struct mem_table *tables[4 * MEM_TABLE_MAX_LEVELS];
+};
+
+static struct mem_table *_table_new(struct mem_table_level *level, struct mem_table_ops *ops,
+				    struct pool *pool)
+{
+	struct mem_table *next = pool && pool->n ? pool->tables[--pool->n] :
+						  calloc(1, _mem_table_size(level));
+
+	if (next) {
+		next->level = level;
+		next->ops = ops;
+		next->changed = true;
+	}
+	return next;
+}
+
+/* Hand a leaf back to its owner: ops->free, unless it is a value. */
+static void _release(struct mem_table_ops *ops, void *entry)
+{
+	if (entry && ops && ops->free && !mem_table_is_value(entry))
+		ops->free(entry);
+}
+
+static bool _table_empty(const struct mem_table *table)
+{
+	unsigned int i;
+
+	for (i = 0; i < table->level->nentries; i++)
+		if (table->entries[i])
+			return false;
+	return true;
+}
+
+/* Does the subtree hold a leaf? (Reservations do not count.) */
+static bool _has_leaves(const struct mem_table *table)
+{
+	unsigned int i;
+
+	for (i = 0; i < table->level->nentries; i++) {
+		void *e = table->entries[i];
+
+		if (!e || e == MEM_TABLE_RESERVED)
+			continue;
+		if (IS_LEAF(e) || _has_leaves(TABLE(e)))
+			return true;
+	}
+	return false;
+}
+
+/* Free a subtree that holds no leaves. */
+static void _free_tables(struct mem_table *table)
+{
+	unsigned int i;
+
+	for (i = 0; i < table->level->nentries; i++)
+		if (table->entries[i] && IS_TABLE(table->entries[i]))
+			_free_tables(TABLE(table->entries[i]));
+	free(table);
+}
+
+/* Leaves in a subtree, for a recount. */
+static size_t _count(const struct mem_table *table)
+{
+	size_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < table->level->nentries; i++) {
+		void *e = table->entries[i];
+
+		if (!e || e == MEM_TABLE_RESERVED)
+			continue;
+		n += IS_LEAF(e) ? 1 : _count(TABLE(e));
+	}
+	return n;
+}
+
+/* Release every leaf of a subtree and free its tables; returns the leaves. */
+static size_t _destroy(struct mem_table *table)
+{
+	size_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < table->level->nentries; i++) {
+		void *e = table->entries[i];
+
+		if (!e || e == MEM_TABLE_RESERVED)
+			continue;
+		if (IS_LEAF(e)) {
+			_release(table->ops, e);
+			n++;
+		} else {
+			n += _destroy(TABLE(e));
+		}
+	}
+	free(table);
+	return n;
+}
+
+static struct mem_table_root *_root(struct mem_table *table)
+{
+	return ROOT_INFO(table);
+}
+
+/* Count leaves coming and going (a stale count is recounted anyway). */
+static void _count_add(struct mem_table *table, long delta)
+{
+	_root(table)->leaves += delta;
+}
+
+/*
+ * Check what every entry point is given. Converts a base-relative @level to
+ * the table's level struct in *@out (when @out is not NULL).
+ */
+static int _check(struct mem_table *table, phys_addr_t pa, unsigned int level,
+		  struct mem_table_level **out)
+{
+	const struct mem_table_geometry *geo;
+	unsigned int n;
+
+	if (!table || !_mem_table_is_root(table))
+		return -EINVAL;
+	if (!_mem_table_in_range(table, pa))
+		return -ERANGE;
+	if (!out)
+		return 0;
+	geo = _mem_table_geometry(table->level);
+	n = level - geo->base_level;
+	if (level < geo->base_level || n >= geo->nlevels)
+		return -EINVAL;
+	*out = table->level - (table->level->number - n);
+	return 0;
+}
+
+/* ------------------------------------------------------------------- split */
+
+/*
+ * Build the table that replaces the large leaf @buf (at level->number + 1),
+ * its children at @level, split further along @pa down to @target. @buf
+ * stays the caller's: it is released only once the caller has linked the
+ * result. Returns NULL, having changed and leaked nothing, if an allocation
+ * or ops->split fails (errno ENOMEM) or there is no ops->split (EEXIST).
+ */
+static struct mem_table *_split(struct mem_table_ops *ops, void *buf,
+				struct mem_table_level *level, phys_addr_t pa,
+				const struct mem_table_level *target, struct pool *pool)
+{
+	unsigned int base = _mem_table_geometry(level)->base_level;
+	bool value = mem_table_is_value(buf);
+	struct mem_table *next, *sub;
+	unsigned long i, j;
+	void *child;
+
+	if (!value && !(ops && ops->split)) {
+		errno = EEXIST;
+		return NULL;
+	}
+	next = _table_new(level, ops, pool);
+	if (!next)
+		return NULL;
+	for (j = 0; j < level->nentries; j++) {
+		child = value ? buf : ops->split(buf, base + level->number);
+		if (!child || !IS_LEAF(child))
+			goto undo;
+		next->entries[j] = child;
+	}
+	if (level > target) {
+		i = _index(level, pa);
+		sub = _split(ops, next->entries[i], level - 1, pa, target, pool);
+		if (!sub)
+			goto undo_errno;
+		child = next->entries[i];
+		next->entries[i] = ENTRY(sub);
+		_release(ops, child);
+	}
+	return next;
+undo:
+	/* A child that is not a leaf was the consumer's bug, refused. */
+	if (child && !IS_LEAF(child))
+		next->entries[j] = NULL;
+	errno = ENOMEM;
+undo_errno:
+	j = errno;
+	_destroy(next);
+	errno = j;
+	return NULL;
+}
+
+/*
+ * The slot of @target's level covering @pa, making the tables on the way
+ * and splitting a larger leaf in the way. On failure (NULL, errno) the table
+ * is exactly as it was: only the level that made a table undoes it.
+ */
+static void **_slot(struct mem_table *table, phys_addr_t pa,
+		    const struct mem_table_level *target, struct pool *pool, long *added)
+{
+	struct mem_table_level *level = table->level;
+	void **entries = table->entries;
+	unsigned long i = _index(level, pa);
+	struct mem_table *next = NULL;
+	void **slot, *old = entries[i];
+
+	if (level == target)
+		return &entries[i];
+	if (!old || old == MEM_TABLE_RESERVED) {
+		next = _table_new(level - 1, table->ops, pool);
+		if (!next)
+			return NULL;
+		entries[i] = ENTRY(next);
+	} else if (IS_LEAF(old)) {
+		/* Nothing can fail after the split: its path reaches @target. */
+		next = _split(table->ops, old, level - 1, pa, target, pool);
+		if (!next)
+			return NULL;
+		entries[i] = ENTRY(next);
+		_release(table->ops, old);
+		table->changed = true;
+		/* One leaf became a table of them, at each level split. */
+		for (level--; level >= target; level--)
+			*added += (long)level->nentries - 1;
+		return _slot(next, pa, target, pool, added);
+	}
+	slot = _slot(TABLE(entries[i]), pa, target, pool, added);
+	if (!slot && next) {
+		entries[i] = old;
+		free(next);
+	}
+	if (slot)
+		table->changed = true;
+	return slot;
+}
+
+/* The slot of @target's level covering @pa if the path exists, else NULL. */
+static void **_lookup_slot(struct mem_table *table, phys_addr_t pa,
+			   const struct mem_table_level *target)
+{
+	while (table->level != target) {
+		void *e = table->entries[_index(table->level, pa)];
+
+		if (!e || !IS_TABLE(e))
+			return NULL;
+		table = TABLE(e);
+	}
+	return &table->entries[_index(table->level, pa)];
+}
+
+/* The slot of the leaf covering @pa, and its level, or NULL. */
+static void **_leaf_slot(struct mem_table *table, phys_addr_t pa,
+			 struct mem_table_level **level)
+{
+	for (;;) {
+		void **slot = &table->entries[_index(table->level, pa)];
+
+		if (!*slot || *slot == MEM_TABLE_RESERVED)
+			return NULL;
+		if (IS_LEAF(*slot)) {
+			*level = table->level;
+			return slot;
+		}
+		table = TABLE(*slot);
+	}
+}
+
+/* ------------------------------------------------------------ store, load */
+
+static bool _aligned(const struct mem_table_level *level, phys_addr_t pa)
+{
+	return !level->number || !(pa & (_span(level) - 1));
+}
+
+int mem_table_store(struct mem_table *table, phys_addr_t pa, unsigned int level,
+		    void *entry, void **old)
+{
+	struct mem_table_level *target;
+	void **slot, *prev;
+	long added = 0;
+	int err = _check(table, pa, level, &target);
+
+	if (err)
+		return err;
+	if (!entry || !IS_LEAF(entry) || !_aligned(target, pa))
+		return -EINVAL;
+	/* Smaller leaves under the range would be lost: refuse, change nothing. */
+	slot = _lookup_slot(table, pa, target);
+	if (slot && *slot && IS_TABLE(*slot) && _has_leaves(TABLE(*slot)))
+		return -EEXIST;
+
+	slot = _slot(table, pa, target, NULL, &added);
+	if (!slot)
+		return -errno;
+	prev = *slot;
+	if (prev == MEM_TABLE_RESERVED) {
+		prev = NULL;
+	} else if (prev && !IS_LEAF(prev)) {
+		_free_tables(TABLE(prev));
+		prev = NULL;
+	}
+	*slot = entry;
+	_count_add(table, added + (prev ? 0 : 1));
+	if (old)
+		*old = prev;
+	else
+		_release(table->ops, prev);
+	return 0;
+}
+
+void *mem_table_load(struct mem_table *table, phys_addr_t pa, unsigned int *level)
+{
+	struct mem_table_level *l;
+	void **slot;
+
+	if (_check(table, pa, 0, NULL))
+		return NULL;
+	slot = _leaf_slot(table, pa, &l);
+	if (!slot)
+		return NULL;
+	if (level)
+		*level = l->number + _mem_table_geometry(l)->base_level;
+	return *slot;
+}
+
+int mem_table_reserve(struct mem_table *table, phys_addr_t pa, unsigned int level)
+{
+	struct mem_table_level *target;
+	long added = 0;
+	void **slot;
+	int err = _check(table, pa, level, &target);
+
+	if (err)
+		return err;
+	if (!_aligned(target, pa))
+		return -EINVAL;
+	slot = _lookup_slot(table, pa, target);
+	if (slot && *slot)
+		return IS_TABLE(*slot) && _has_leaves(TABLE(*slot)) ? -EEXIST : 0;
+	slot = _slot(table, pa, target, NULL, &added);
+	if (!slot)
+		return -errno;
+	_count_add(table, added);
+	if (!*slot)
+		*slot = MEM_TABLE_RESERVED;
+	return 0;
+}
+
+/* ------------------------------------------------------------------- erase */
+
+/*
+ * Remove the leaf covering @pa below @table; free the tables it leaves
+ * empty. Returns the leaf (NULL if none) and its level in *@level.
+ */
+static void *_erase(struct mem_table *table, phys_addr_t pa, unsigned int *level)
+{
+	void **slot = &table->entries[_index(table->level, pa)];
+	void *e = *slot, *leaf;
+
+	if (!e)
+		return NULL;
+	if (e == MEM_TABLE_RESERVED || IS_LEAF(e)) {
+		*slot = NULL;
+		*level = table->level->number;
+		return e == MEM_TABLE_RESERVED ? NULL : e;
+	}
+	leaf = _erase(TABLE(e), pa, level);
+	if (_table_empty(TABLE(e))) {
+		free(TABLE(e));
+		*slot = NULL;
+	}
+	return leaf;
+}
+
+void *mem_table_erase(struct mem_table *table, phys_addr_t pa, unsigned int *level)
+{
+	unsigned int number;
+	void *leaf;
+
+	if (_check(table, pa, 0, NULL))
+		return NULL;
+	leaf = _erase(table, pa, &number);
+	if (!leaf)
+		return NULL;
+	table->changed = true;
+	_count_add(table, -1);
+	if (level)
+		*level = number + _mem_table_geometry(table->level)->base_level;
+	return leaf;
+}
+
+/* ------------------------------------------------------------ split, merge */
+
+int mem_table_split(struct mem_table *table, phys_addr_t pa, unsigned int level)
+{
+	struct mem_table_level *target, *at;
+	long added = 0;
+	void **slot;
+	int err = _check(table, pa, level, &target);
+
+	if (err)
+		return err;
+	slot = _leaf_slot(table, pa, &at);
+	if (!slot)
+		return -ENOENT;
+	if (at <= target)
+		return 0;
+	if (!_slot(table, pa, target, NULL, &added))
+		return -errno;
+	_count_add(table, added);
+	return 0;
+}
+
+int mem_table_merge(struct mem_table *table, phys_addr_t pa, unsigned int level)
+{
+	struct mem_table_level *target;
+	struct mem_table *child;
+	unsigned int i, n, base;
+	void **slot, *merged;
+	int err = _check(table, pa, level, &target);
+
+	if (err)
+		return err;
+	if (!target->number)
+		return -EINVAL;
+	slot = _lookup_slot(table, pa, target);
+	if (!slot || !*slot || !IS_TABLE(*slot))
+		return -ENOENT;
+	child = TABLE(*slot);
+	n = child->level->nentries;
+	for (i = 0; i < n; i++)
+		if (!child->entries[i] || !IS_LEAF(child->entries[i]))
+			return -ENOENT;
+
+	if (mem_table_is_value(child->entries[0])) {
+		for (i = 1; i < n; i++)
+			if (child->entries[i] != child->entries[0])
+				return -EBUSY;
+		merged = child->entries[0];
+	} else {
+		for (i = 1; i < n; i++)
+			if (mem_table_is_value(child->entries[i]))
+				return -EBUSY;
+		if (!table->ops || !table->ops->merge)
+			return -EOPNOTSUPP;
+		base = _mem_table_geometry(target)->base_level;
+		merged = table->ops->merge(child->entries, n, base + target->number);
+		if (!merged)
+			return -EBUSY;
+		if (!IS_LEAF(merged))
+			return -EINVAL;
+		for (i = 0; i < n; i++)
+			_release(table->ops, child->entries[i]);
+	}
+	*slot = merged;
+	free(child);
+	table->changed = true;
+	_count_add(table, 1 - (long)n);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ ranges */
+
+/*
+ * A range operation first splits the leaves that cross its edges, and (to
+ * store) makes the tables of its edge pieces; nothing else needs a table:
+ * the pieces in the middle are large. The tables those steps need are
+ * counted by a dry run and allocated into a pool before anything changes.
+ */
+
+/* The largest level whose entries @pa is aligned to. */
+static struct mem_table_level *_aligned_level(struct mem_table *table, phys_addr_t pa)
+{
+	struct mem_table_level *level = table->level;
+
+	while (level->number && (pa & (_span(level) - 1)))
+		level--;
+	return level;
+}
+
+/* The level of the largest aligned piece starting at @pa and ending by @end. */
+static struct mem_table_level *_piece(struct mem_table *table, phys_addr_t pa, phys_addr_t end)
+{
+	struct mem_table_level *level = _aligned_level(table, pa);
+
+	while (level->number && end - pa < _span(level))
+		level--;
+	return level;
+}
+
+/*
+ * The tables that _slot(table, @pa, @target) would make (@store) or that
+ * splitting the leaf above @target would (!@store); sets *@nosplit if a
+ * pointer leaf is in the way and there is no ops->split.
+ */
+static unsigned int _tables_needed(struct mem_table *table, phys_addr_t pa,
+				   const struct mem_table_level *target, bool store,
+				   bool *nosplit)
+{
+	while (table->level != target) {
+		void *e = table->entries[_index(table->level, pa)];
+
+		if (e && IS_TABLE(e)) {
+			table = TABLE(e);
+			continue;
+		}
+		if (e && e != MEM_TABLE_RESERVED && !mem_table_is_value(e) &&
+		    !(table->ops && table->ops->split))
+			*nosplit = true;
+		if (!store && (!e || e == MEM_TABLE_RESERVED))
+			return 0;
+		return table->level->number - target->number;
+	}
+	return 0;
+}
+
+static void _pool_drain(struct pool *pool)
+{
+	while (pool->n)
+		free(pool->tables[--pool->n]);
+}
+
+static int _pool_fill(struct pool *pool, struct mem_table *table, unsigned int n)
+{
+	size_t size = _mem_table_size(table->level - 1);
+
+	pool->n = 0;
+	while (pool->n < n) {
+		struct mem_table *t = calloc(1, size);
+
+		if (!t) {
+			_pool_drain(pool);
+			return -ENOMEM;
+		}
+		pool->tables[pool->n++] = t;
+	}
+	return 0;
+}
+
+/* Check a range's arguments. */
+static int _check_range(struct mem_table *table, phys_addr_t start, phys_addr_t end)
+{
+	phys_addr_t page;
+	int err = _check(table, start, 0, NULL);
+
+	if (err)
+		return err;
+	page = (phys_addr_t)1 << _mem_table_geometry(table->level)->levels[0].shift;
+	if (end <= start || (start | end) & (page - 1))
+		return -EINVAL;
+	if (!_mem_table_in_range(table, end - 1))
+		return -ERANGE;
+	return 0;
+}
+
+/*
+ * Split the leaves across the edges of [@start, @end) and, to @store, make
+ * the slots of the first and last pieces; all or nothing but for a failing
+ * ops->split on the second edge, which leaves the first edge split (the
+ * same data, in smaller leaves).
+ */
+static int _prepare_range(struct mem_table *table, phys_addr_t start, phys_addr_t end,
+			  bool store)
+{
+	long added = 0;
+	struct mem_table_level *edge_level[2];
+	phys_addr_t pa, edge[2];
+	struct pool pool;
+	unsigned int k, n = 0;
+	bool nosplit = false;
+	int err = 0;
+
+	if (!table->level->number)
+		return 0;
+	/* The first and the last piece. */
+	edge[0] = start;
+	edge_level[0] = _piece(table, start, end);
+	for (pa = start; pa < end; pa += _span(edge_level[1])) {
+		edge[1] = pa;
+		edge_level[1] = _piece(table, pa, end);
+	}
+	for (k = 0; k < 2; k++)
+		n += _tables_needed(table, edge[k], edge_level[k], store, &nosplit);
+	if (nosplit)
+		return -EEXIST;
+	if (_pool_fill(&pool, table, n))
+		return -ENOMEM;
+	for (k = 0; k < 2 && !err; k++) {
+		struct mem_table_level *at;
+
+		if ((store || (_leaf_slot(table, edge[k], &at) && at > edge_level[k])) &&
+		    !_slot(table, edge[k], edge_level[k], &pool, &added))
+			err = -errno;
+	}
+	_pool_drain(&pool);
+	_count_add(table, added);
+	return err;
+}
+
+/*
+ * Remove what lies in [@start, @last] under @table (whose first address is
+ * @base); the edges were split first. Returns the leaves removed.
+ */
+static size_t _erase_range(struct mem_table *table, phys_addr_t base, phys_addr_t start,
+			   phys_addr_t last)
+{
+	const struct mem_table_level *level = table->level;
+	phys_addr_t span = _span(level);
+	unsigned long i = start > base ? (start - base) >> level->shift : 0;
+	size_t n = 0;
+
+	for (; i < level->nentries; i++) {
+		phys_addr_t lo = base + i * span, hi = lo + (span - 1);
+		void *e = table->entries[i];
+
+		if (lo > last)
+			break;
+		if (!e)
+			continue;
+		if (start <= lo && hi <= last) {
+			if (e == MEM_TABLE_RESERVED) {
+				/* nothing to release */
+			} else if (IS_LEAF(e)) {
+				_release(table->ops, e);
+				n++;
+			} else {
+				n += _destroy(TABLE(e));
+			}
+			table->entries[i] = NULL;
+		} else if (IS_TABLE(e)) {
+			n += _erase_range(TABLE(e), lo, start, last);
+			if (_table_empty(TABLE(e))) {
+				free(TABLE(e));
+				table->entries[i] = NULL;
+			}
+		}
+	}
+	if (n)
+		table->changed = true;
+	return n;
+}
+
+long mem_table_erase_range(struct mem_table *table, phys_addr_t start, phys_addr_t end)
+{
+	size_t n;
+	int err = _check_range(table, start, end);
+
+	if (!err)
+		err = _prepare_range(table, start, end, false);
+	if (err)
+		return err;
+	n = _erase_range(table, 0, start, end - 1);
+	_count_add(table, -(long)n);
+	return (long)n;
+}
+
+int mem_table_store_range(struct mem_table *table, phys_addr_t start, phys_addr_t end,
+			  void *entry)
+{
+	long delta = 0;
+	phys_addr_t pa;
+	int err = _check_range(table, start, end);
+
+	if (err)
+		return err;
+	if (!entry || !IS_LEAF(entry) ||
+	    (!mem_table_is_value(entry) && table->ops && table->ops->free))
+		return -EINVAL;
+	err = _prepare_range(table, start, end, true);
+	if (err)
+		return err;
+	/* Every piece's path exists now: _slot() allocates nothing. */
+	for (pa = start; pa < end;) {
+		struct mem_table_level *level = _piece(table, pa, end);
+		void **slot = _slot(table, pa, level, NULL, &delta);
+		void *prev = *slot;
+
+		if (prev && prev != MEM_TABLE_RESERVED) {
+			if (IS_LEAF(prev)) {
+				_release(table->ops, prev);
+				delta--;
+			} else {
+				delta -= (long)_destroy(TABLE(prev));
+			}
+		}
+		*slot = entry;
+		delta++;
+		pa += _span(level);
+	}
+	table->changed = true;
+	_count_add(table, delta);
+	return 0;
+}
+
+/* ------------------------------------------------------------- walk, next */
+
+static int _walk(struct mem_table *table, phys_addr_t base, phys_addr_t start,
+		 phys_addr_t last, unsigned int base_level, mem_table_walk_fn fn, void *arg)
+{
+	const struct mem_table_level *level = table->level;
+	phys_addr_t span = _span(level);
+	unsigned long i = start > base ? (start - base) >> level->shift : 0;
+	int ret;
+
+	for (; i < level->nentries; i++) {
+		phys_addr_t lo = base + i * span;
+		void *e = table->entries[i];
+
+		if (lo > last)
+			break;
+		if (!e || e == MEM_TABLE_RESERVED)
+			continue;
+		if (IS_LEAF(e))
+			ret = fn(e, lo, base_level + level->number, arg);
+		else
+			ret = _walk(TABLE(e), lo, start, last, base_level, fn, arg);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int mem_table_walk(struct mem_table *table, phys_addr_t start, phys_addr_t end,
+		   mem_table_walk_fn fn, void *arg)
+{
+	if (!table || !fn || !_mem_table_is_root(table))
+		return -EINVAL;
+	if (end <= start || !_mem_table_in_range(table, start))
+		return 0;
+	return _walk(table, 0, start, end - 1, _mem_table_geometry(table->level)->base_level,
+		     fn, arg);
+}
+
+static void **_next(struct mem_table *table, phys_addr_t base, phys_addr_t from,
+		    phys_addr_t *pa, struct mem_table_level **level)
+{
+	phys_addr_t span = _span(table->level);
+	unsigned long i = from > base ? (from - base) >> table->level->shift : 0;
+
+	for (; i < table->level->nentries; i++) {
+		phys_addr_t lo = base + i * span;
+		void **slot = &table->entries[i];
+
+		if (!*slot || *slot == MEM_TABLE_RESERVED)
+			continue;
+		if (IS_LEAF(*slot)) {
+			*pa = lo;
+			*level = table->level;
+			return slot;
+		}
+		slot = _next(TABLE(*slot), lo, from, pa, level);
+		if (slot)
+			return slot;
+	}
+	return NULL;
+}
+
+void **mem_table_next(struct mem_table *table, phys_addr_t *pa, unsigned int *level)
+{
+	struct mem_table_level *l;
+	phys_addr_t found;
+	void **slot;
+
+	if (!pa || _check(table, *pa, 0, NULL))
+		return NULL;
+	slot = _next(table, 0, *pa, &found, &l);
+	if (!slot)
+		return NULL;
+	*pa = found;
+	if (level)
+		*level = l->number + _mem_table_geometry(l)->base_level;
+	return slot;
+}
+
+/* ------------------------------------------------------------------- clone */
+
+/* Copy @src's entries into @dst; on failure @dst holds what was copied. */
+static int _clone(struct mem_table *dst, const struct mem_table *src)
+{
+	struct mem_table_ops *ops = src->ops;
+	unsigned int i;
+
+	for (i = 0; i < src->level->nentries; i++) {
+		void *e = src->entries[i], *copy;
+
+		if (!e || e == MEM_TABLE_RESERVED || mem_table_is_value(e)) {
+			copy = e;
+		} else if (IS_LEAF(e)) {
+			copy = ops && ops->free ? ops->clone(e) : e;
+			if (!copy || !IS_LEAF(copy))
+				return -ENOMEM;
+		} else {
+			struct mem_table *sub = _table_new(src->level - 1, ops, NULL);
+
+			if (!sub)
+				return -ENOMEM;
+			memcpy(sub, TABLE(e), sizeof(*sub));
+			dst->entries[i] = ENTRY(sub);
+			if (_clone(sub, TABLE(e)))
+				return -ENOMEM;
+			continue;
+		}
+		dst->entries[i] = copy;
+	}
+	return 0;
+}
+
+/* Does the subtree hold a pointer leaf? */
+static bool _has_pointers(const struct mem_table *table)
+{
+	unsigned int i;
+
+	for (i = 0; i < table->level->nentries; i++) {
+		void *e = table->entries[i];
+
+		if (!e || e == MEM_TABLE_RESERVED || mem_table_is_value(e))
+			continue;
+		if (IS_LEAF(e) || _has_pointers(TABLE(e)))
+			return true;
+	}
+	return false;
+}
+
+struct mem_table *mem_table_clone(struct mem_table *table)
+{
+	struct mem_table *copy;
+
+	if (!table || !_mem_table_is_root(table) ||
+	    (table->ops && table->ops->free && !table->ops->clone && _has_pointers(table))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	copy = _mem_table_alloc_root(table->level, table->ops);
+	if (!copy)
+		return NULL;
+	copy->changed = table->changed;
+	*ROOT_INFO(copy) = *ROOT_INFO(table);
+	if (_clone(copy, table)) {
+		mem_table_free(copy);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return copy;
+}
+
+/* -------------------------------------------------------------- statistics */
+
+size_t mem_table_count(struct mem_table *table)
+{
+	struct mem_table_root *root;
+
+	if (!table || !_mem_table_is_root(table))
+		return 0;
+	root = _root(table);
+	if (root->stale) {
+		root->leaves = _count(table);
+		root->stale = false;
+	}
+	return root->leaves;
+}
+
+static void _stats(const struct mem_table *table, struct mem_table_stats *stats)
+{
+	const struct mem_table_level *level = table->level;
+	unsigned int i;
+
+	stats->tables[level->number]++;
+	stats->bytes += _mem_table_size(level);
+	for (i = 0; i < level->nentries; i++) {
+		void *e = table->entries[i];
+
+		if (!e || e == MEM_TABLE_RESERVED)
+			continue;
+		if (!IS_LEAF(e)) {
+			_stats(TABLE(e), stats);
+			continue;
+		}
+		stats->leaves[level->number]++;
+		stats->values[level->number] += mem_table_is_value(e);
+		stats->count++;
+		stats->pages += (size_t)1 << (level->shift - (level - level->number)->shift);
+	}
+}
+
+int mem_table_stats(struct mem_table *table, struct mem_table_stats *stats)
+{
+	if (!table || !stats || !_mem_table_is_root(table))
+		return -EINVAL;
+	memset(stats, 0, sizeof(*stats));
+	stats->nlevels = _mem_table_geometry(table->level)->nlevels;
+	_stats(table, stats);
+	stats->bytes += sizeof(struct mem_table_root);
+	if (_root(table)->stale) {
+		_root(table)->leaves = stats->count;
+		_root(table)->stale = false;
+	}
+	return 0;
+}

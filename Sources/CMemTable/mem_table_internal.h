@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Memory table feature - what mem_table.c (the RFC's code) and
+ * mem_table_ext.c (the additions) share, and nobody else sees.
+ *
+ * Copyright © 2026 the memtable authors.
+ */
+#ifndef __MEM_TABLE_INTERNAL_H__
+#define __MEM_TABLE_INTERNAL_H__
+
+#define MEM_TABLE_KERNEL_SHIM
+#include <errno.h>
+#include <stdlib.h>
+
+#include "mem_table.h"
+
+#define TABLE(entry) ((void *)((uintptr_t)(entry) & ~MEM_TABLE))
+#define ENTRY(table) ((void *)((uintptr_t)(table) | MEM_TABLE))
+
+/*
+ * A reserved slot (mem_table_reserve()) holds a table entry that points
+ * nowhere: not a leaf, so it is not found, walked or released, and not NULL,
+ * so erasing its neighbours does not free the table that holds it.
+ */
+#define MEM_TABLE_RESERVED ENTRY(NULL)
+#define IS_TABLE(entry) (!IS_LEAF(entry) && (entry) != MEM_TABLE_RESERVED)
+
+/*
+ * Every root carries this after its entries (the struct mem_table layout is
+ * the RFC's): the leaf count, exact unless a mem_table_create() slot may
+ * have been filled behind the table's back.
+ */
+struct mem_table_root {
+	size_t leaves;
+	bool stale;
+};
+
+#define ROOT_INFO(table) \
+	((struct mem_table_root *)(void *)((char *)(table) + _mem_table_size((table)->level)))
+
+/* The globals of mem_table_init(), as a geometry. */
+extern struct mem_table_geometry mem_table_global_geometry;
+
+/* The geometry a table's levels belong to. */
+static inline const struct mem_table_geometry *
+_mem_table_geometry(const struct mem_table_level *level)
+{
+	const struct mem_table_level *first = level - level->number;
+
+	if (first == mem_table_levels)
+		return &mem_table_global_geometry;
+	return container_of(first, const struct mem_table_geometry, levels);
+}
+
+static inline bool _mem_table_is_root(const struct mem_table *table)
+{
+	return table->level->number == _mem_table_geometry(table->level)->nlevels - 1;
+}
+
+static inline bool _mem_table_in_range(const struct mem_table *table, phys_addr_t pa)
+{
+	const struct mem_table_level *top = table->level;
+	unsigned int bits = top->shift + ilog2(top->nentries);
+
+	return bits >= 64 || !(pa >> bits);
+}
+
+static inline size_t _mem_table_size(const struct mem_table_level *level)
+{
+	struct mem_table *table;
+
+	return struct_size(table, entries, level->nentries);
+}
+
+struct mem_table *_mem_table_alloc_root(struct mem_table_level *level,
+					struct mem_table_ops *ops);
+
+#endif /* __MEM_TABLE_INTERNAL_H__ */

@@ -1,0 +1,1014 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Tests of the additions (mem_table_ext.c): geometry, value entries, store,
+ * load, erase, large pages with split and merge, reservations, ranges,
+ * walks, clones, counts and statistics; then a seeded random test of all of
+ * them against an independent model: libbsd's red-black tree of leaf
+ * intervals, which knows large entries, splits and merges.
+ *
+ * Every check_*() leaves no table behind and asserts that the library holds
+ * no allocation and that every stored pointer was released exactly once.
+ *
+ * Usage: test_mem_table_ext [seed [operations]]
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mem_table.h"
+#include "check.h"
+
+/* libbsd leaves __unused undefined (Debian #522773); tree.h needs it. */
+#define __unused __attribute__((__unused__))
+#include <bsd/sys/tree.h>
+
+#define KiB (1ULL << 10)
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+#define V(x) mem_table_mk_value(x)
+
+/* Consumer data: a leaf with a value; the ops count what they do. */
+struct leaf {
+	uint64_t value;
+};
+
+static unsigned long made, released, splits, merges, clones;
+static bool split_fails;
+
+static struct leaf *leaf_new(uint64_t value)
+{
+	struct leaf *l = malloc(sizeof(*l));
+
+	if (!l)
+		abort();
+	l->value = value;
+	made++;
+	return l;
+}
+
+static void leaf_free(void *buf)
+{
+	released++;
+	free(buf);
+}
+
+static void *leaf_split(void *buf, unsigned int level)
+{
+	(void)level;
+	splits++;
+	if (split_fails)
+		return NULL;
+	return leaf_new(((struct leaf *)buf)->value);
+}
+
+static void *leaf_merge(void *const *entries, unsigned int n, unsigned int level)
+{
+	unsigned int i;
+
+	(void)level;
+	merges++;
+	for (i = 1; i < n; i++)
+		if (((struct leaf *)entries[i])->value != ((struct leaf *)entries[0])->value)
+			return NULL;
+	return leaf_new(((struct leaf *)entries[0])->value);
+}
+
+static void *leaf_clone(void *buf)
+{
+	clones++;
+	return leaf_new(((struct leaf *)buf)->value);
+}
+
+static struct mem_table_ops full_ops = {
+	.free = leaf_free, .split = leaf_split, .merge = leaf_merge, .clone = leaf_clone,
+};
+static struct mem_table_ops free_only_ops = { .free = leaf_free };
+
+static const struct mem_table_geometry *x86 = &mem_table_geometry_x86_64;
+
+/* A macro, so that a failure names the check that left something behind. */
+#define check_clean()                       \
+	do {                                \
+		CHECK(alloc_live == 0);     \
+		CHECK(made == released);    \
+	} while (0)
+
+static uint64_t value_of(const void *e)
+{
+	return mem_table_is_value(e) ? mem_table_to_value(e) : ((const struct leaf *)e)->value;
+}
+
+/* ---------------------------------------------------------------- units */
+
+static void check_geometries(void)
+{
+	static const struct {
+		const struct mem_table_geometry *geo;
+		unsigned int nlevels, top, bits;
+	} want[] = {
+		{ &mem_table_geometry_x86_64, 4, 128, 46 },
+		{ &mem_table_geometry_x86_64_la57, 5, 16, 52 },
+		{ &mem_table_geometry_arm64_4k, 4, 512, 48 },
+		{ &mem_table_geometry_arm64_16k, 4, 2, 48 },
+		{ &mem_table_geometry_arm64_64k, 3, 64, 48 },
+	};
+	struct mem_table *tables[5];
+	struct mem_table_geometry g;
+	unsigned int i;
+
+	for (i = 0; i < 5; i++) {
+		const struct mem_table_geometry *geo = want[i].geo;
+		phys_addr_t last = (1ULL << want[i].bits) - 1;
+
+		CHECK(geo->nlevels == want[i].nlevels);
+		CHECK(geo->levels[geo->nlevels - 1].nentries == want[i].top);
+		CHECK(mem_table_geometry_init(&g, geo->page_shift, geo->bits_per_level,
+					      geo->phys_bits, PG_LEVEL_4K) == 0);
+		CHECK(!memcmp(&g, geo, sizeof(g)));
+		/* Tables of every geometry side by side. */
+		tables[i] = mem_table_alloc_geometry(geo, &free_only_ops);
+		CHECK(tables[i] && mem_table_get_geometry(tables[i]) == geo);
+		CHECK(mem_table_store(tables[i], last, PG_LEVEL_4K, V(i), NULL) == 0);
+		CHECK(mem_table_store(tables[i], last + 1, PG_LEVEL_4K, V(i), NULL) == -ERANGE);
+	}
+	for (i = 0; i < 5; i++) {
+		unsigned int level = 0;
+
+		CHECK(mem_table_load(tables[i], (1ULL << want[i].bits) - 1, &level) == V(i));
+		CHECK(level == PG_LEVEL_4K);
+		mem_table_free(tables[i]);
+	}
+	CHECK(mem_table_geometry_init(&g, 12, 9, 12, 1) == -EINVAL);
+	CHECK(mem_table_geometry_init(&g, 12, 0, 46, 1) == -EINVAL);
+	CHECK(mem_table_geometry_init(&g, 12, 1, 64, 1) == -EINVAL); /* 52 levels */
+	CHECK(mem_table_geometry_init(NULL, 12, 9, 46, 1) == -EINVAL);
+	memset(&g, 0, sizeof(g));
+	CHECK(mem_table_alloc_geometry(&g, NULL) == NULL && errno == EINVAL);
+	CHECK(mem_table_alloc_geometry(NULL, NULL) == NULL && errno == EINVAL);
+	/* The globals, described. */
+	CHECK(mem_table_get_geometry(NULL) == NULL);
+	check_clean();
+}
+
+static void check_values(void)
+{
+	struct mem_table *t = mem_table_alloc_geometry(x86, &free_only_ops);
+	struct mem_table_stats st;
+
+	CHECK(mem_table_is_value(V(0)) && mem_table_is_value(V(MEM_TABLE_VALUE_MAX)));
+	CHECK(mem_table_to_value(V(MEM_TABLE_VALUE_MAX)) == MEM_TABLE_VALUE_MAX);
+	CHECK(IS_LEAF(V(7)));
+	CHECK(!mem_table_is_value(&st) && !mem_table_is_value(NULL));
+	/* Values need no allocation, and are never passed to ops->free. */
+	CHECK(mem_table_store(t, 0x5000, PG_LEVEL_4K, V(42), NULL) == 0);
+	CHECK(alloc_live == 4);
+	CHECK(mem_table_store(t, 0x5000, PG_LEVEL_4K, V(43), NULL) == 0);
+	CHECK(mem_table_load(t, 0x5fff, NULL) == V(43));
+	/* The faithful find sees them too. */
+	CHECK(*mem_table_find(t, 0x5000, NULL) == V(43));
+	CHECK(mem_table_stats(t, &st) == 0 && st.values[0] == 1 && st.count == 1);
+	mem_table_free(t);
+	CHECK(released == made);
+	check_clean();
+}
+
+static void check_store_load_erase(void)
+{
+	struct mem_table *t = mem_table_alloc_geometry(x86, &full_ops);
+	void *old = V(1);
+	unsigned int level = 0;
+	struct leaf *a = leaf_new(1), *b = leaf_new(2);
+
+	CHECK(mem_table_store(t, 0x1000, PG_LEVEL_4K, a, &old) == 0 && old == NULL);
+	CHECK(mem_table_store(t, 0x1000, PG_LEVEL_4K, b, &old) == 0 && old == a);
+	leaf_free(old);
+	CHECK(mem_table_load(t, 0x1000, &level) == b && level == PG_LEVEL_4K);
+	CHECK(mem_table_count(t) == 1);
+
+	/* Bad input changes nothing. */
+	CHECK(mem_table_store(NULL, 0, PG_LEVEL_4K, V(1), NULL) == -EINVAL);
+	CHECK(mem_table_store(t, 0, PG_LEVEL_4K, NULL, NULL) == -EINVAL);
+	CHECK(mem_table_store(t, 0, PG_LEVEL_4K, (void *)0x1001, NULL) == -EINVAL);
+	CHECK(mem_table_store(t, 0, PG_LEVEL_NONE, V(1), NULL) == -EINVAL);
+	CHECK(mem_table_store(t, 0, PG_LEVEL_256T, V(1), NULL) == -EINVAL);
+	CHECK(mem_table_store(t, 4 * KiB, PG_LEVEL_2M, V(1), NULL) == -EINVAL);
+	CHECK(mem_table_store(t, 1ULL << 46, PG_LEVEL_4K, V(1), NULL) == -ERANGE);
+	CHECK(mem_table_count(t) == 1 && alloc_live == 4);
+
+	/* Erase hands the leaf back and frees the tables it empties. */
+	CHECK(mem_table_erase(t, 0x1fff, &level) == b && level == PG_LEVEL_4K);
+	CHECK(alloc_live == 1 && mem_table_count(t) == 0);
+	CHECK(mem_table_erase(t, 0x1000, NULL) == NULL);
+	CHECK(mem_table_erase(t, 1ULL << 46, NULL) == NULL);
+	leaf_free(b);
+	mem_table_free(t);
+	check_clean();
+}
+
+static void check_large(void)
+{
+	struct mem_table *t = mem_table_alloc_geometry(x86, &full_ops);
+	struct mem_table *plain = mem_table_alloc_geometry(x86, &free_only_ops);
+	unsigned int level = 0;
+	void *slot;
+	phys_addr_t pa;
+
+	/* A 2 MiB leaf answers for its whole range, and only there. */
+	CHECK(mem_table_store(t, 2 * MiB, PG_LEVEL_2M, leaf_new(5), NULL) == 0);
+	CHECK(alloc_live == 4); /* two roots, a 1 GiB and a 2 MiB table */
+	for (pa = 2 * MiB; pa < 4 * MiB; pa += 256 * KiB) {
+		void **found = mem_table_find(t, pa + 123, &level);
+
+		CHECK(found && value_of(*found) == 5 && level == PG_LEVEL_2M);
+	}
+	CHECK(mem_table_find(t, 4 * MiB, NULL) == NULL);
+	CHECK(mem_table_find(t, 2 * MiB - 1, NULL) == NULL);
+	/* A 1 GiB leaf. */
+	CHECK(mem_table_store(t, 3 * GiB, PG_LEVEL_1G, V(9), NULL) == 0);
+	CHECK(mem_table_load(t, 4 * GiB - 1, &level) == V(9) && level == PG_LEVEL_1G);
+
+	/* The faithful create refuses to go through a large leaf. */
+	CHECK(mem_table_create(t, 2 * MiB + 4 * KiB) == NULL && errno == EEXIST);
+
+	/* A 4 KiB store inside the 2 MiB leaf splits it: 512 children. */
+	splits = 0;
+	CHECK(mem_table_store(t, 3 * MiB, PG_LEVEL_4K, leaf_new(6), NULL) == 0);
+	CHECK(splits == 512);
+	CHECK(value_of(mem_table_load(t, 3 * MiB, &level)) == 6 && level == PG_LEVEL_4K);
+	CHECK(value_of(mem_table_load(t, 2 * MiB, &level)) == 5 && level == PG_LEVEL_4K);
+	CHECK(mem_table_count(t) == 513);
+
+	/* Merging needs equal leaves; make them so, then merge. */
+	merges = 0;
+	CHECK(mem_table_merge(t, 2 * MiB, PG_LEVEL_2M) == -EBUSY && merges == 1);
+	CHECK(mem_table_store(t, 3 * MiB, PG_LEVEL_4K, leaf_new(5), NULL) == 0);
+	CHECK(mem_table_merge(t, 2 * MiB, PG_LEVEL_2M) == 0);
+	CHECK(value_of(mem_table_load(t, 3 * MiB, &level)) == 5 && level == PG_LEVEL_2M);
+	CHECK(mem_table_count(t) == 2 && alloc_live == 4);
+	CHECK(mem_table_merge(t, 2 * MiB, PG_LEVEL_2M) == -ENOENT);
+	CHECK(mem_table_merge(t, 2 * MiB, PG_LEVEL_4K) == -EINVAL);
+
+	/* Splitting a 1 GiB value entry down to 4 KiB: values need no op. */
+	CHECK(mem_table_split(t, 3 * GiB + 5 * MiB, PG_LEVEL_4K) == 0);
+	CHECK(mem_table_load(t, 3 * GiB + 5 * MiB, &level) == V(9) && level == PG_LEVEL_4K);
+	CHECK(mem_table_load(t, 3 * GiB, &level) == V(9) && level == PG_LEVEL_2M);
+	CHECK(mem_table_count(t) == 2 + 511 + 511);
+	CHECK(mem_table_split(t, 3 * GiB, PG_LEVEL_2M) == 0); /* already there */
+	CHECK(mem_table_split(t, 7 * GiB, PG_LEVEL_4K) == -ENOENT);
+	/* And back: 4 KiB -> 2 MiB -> 1 GiB. */
+	CHECK(mem_table_merge(t, 3 * GiB + 5 * MiB, PG_LEVEL_2M) == 0);
+	CHECK(mem_table_merge(t, 3 * GiB, PG_LEVEL_1G) == 0);
+	CHECK(mem_table_load(t, 3 * GiB + 5 * MiB, &level) == V(9) && level == PG_LEVEL_1G);
+	CHECK(mem_table_count(t) == 2 && alloc_live == 4);
+
+	/* A store over smaller leaves would lose them: refused. */
+	CHECK(mem_table_store(t, 0, PG_LEVEL_1G, V(1), NULL) == -EEXIST);
+	/* Over an empty subtree it is fine. */
+	CHECK(mem_table_create(t, 8 * GiB) != NULL);
+	CHECK(mem_table_store(t, 8 * GiB, PG_LEVEL_1G, V(8), NULL) == 0);
+	CHECK(mem_table_load(t, 8 * GiB + 4096, &level) == V(8) && level == PG_LEVEL_1G);
+	CHECK(mem_table_count(t) == 3);
+
+	/* Without ops->split, a pointer leaf is not split. */
+	CHECK(mem_table_store(plain, 0, PG_LEVEL_2M, leaf_new(1), NULL) == 0);
+	CHECK(mem_table_store(plain, 4096, PG_LEVEL_4K, V(1), NULL) == -EEXIST);
+	CHECK(mem_table_split(plain, 4096, PG_LEVEL_4K) == -EEXIST);
+	CHECK(mem_table_merge(plain, 0, PG_LEVEL_1G) == -ENOENT);
+	CHECK(alloc_live == 4 + 2);
+
+	/* Erasing a large leaf removes its whole range and hands it back. */
+	slot = mem_table_erase(plain, 1 * MiB, &level);
+	CHECK(slot && value_of(slot) == 1 && level == PG_LEVEL_2M);
+	CHECK(mem_table_load(plain, 0, NULL) == NULL && alloc_live == 3 + 1);
+	leaf_free(slot);
+	mem_table_free(plain);
+	mem_table_free(t);
+	check_clean();
+}
+
+/* A failing ops->split, or calloc failing at each step, changes nothing. */
+static void check_split_failures(void)
+{
+	struct mem_table *t = mem_table_alloc_geometry(x86, &full_ops);
+	unsigned long m, r;
+	long live, step;
+	int err = -1;
+
+	CHECK(mem_table_store(t, GiB, PG_LEVEL_1G, leaf_new(3), NULL) == 0);
+	split_fails = true;
+	m = made, r = released, live = alloc_live;
+	CHECK(mem_table_store(t, GiB + 4096, PG_LEVEL_4K, V(1), NULL) == -ENOMEM);
+	CHECK(made == m && released == r && alloc_live == live);
+	split_fails = false;
+	for (step = 0;; step++) {
+		m = made, r = released, live = alloc_live;
+		alloc_fail_after(step);
+		err = mem_table_split(t, GiB + 3 * MiB, PG_LEVEL_4K);
+		alloc_fail_after(-1);
+		if (!err)
+			break;
+		CHECK(err == -ENOMEM);
+		CHECK(alloc_live == live);
+		CHECK(made - m == released - r); /* children made were released */
+		CHECK(mem_table_count(t) == 1);
+	}
+	/* Two allocations: the table of 2 MiB leaves, the table of 4 KiB ones. */
+	CHECK(step == 2);
+	CHECK(mem_table_count(t) == 1023);
+	mem_table_free(t);
+	check_clean();
+}
+
+static void check_reserve(void)
+{
+	struct mem_table *t = mem_table_alloc_geometry(x86, &full_ops);
+	long live;
+
+	CHECK(mem_table_reserve(t, 0x10000, PG_LEVEL_4K) == 0);
+	CHECK(alloc_live == 4 && mem_table_load(t, 0x10000, NULL) == NULL);
+	CHECK(mem_table_find(t, 0x10000, NULL) == NULL);
+	CHECK(mem_table_count(t) == 0);
+	/* A neighbour's erase does not free the reserved path. */
+	CHECK(mem_table_store(t, 0x11000, PG_LEVEL_4K, V(1), NULL) == 0);
+	CHECK(mem_table_erase(t, 0x11000, NULL) == V(1));
+	CHECK(alloc_live == 4);
+	/* The store cannot fail now. */
+	live = alloc_live;
+	alloc_fail_after(0);
+	CHECK(mem_table_store(t, 0x10000, PG_LEVEL_4K, V(2), NULL) == 0);
+	alloc_fail_after(-1);
+	CHECK(alloc_live == live && mem_table_count(t) == 1);
+	/* Reserve, then the faithful create hands out the slot, empty. */
+	CHECK(mem_table_reserve(t, 0x12000, PG_LEVEL_4K) == 0);
+	CHECK(*mem_table_create(t, 0x12000) == NULL);
+	/* Erasing a reservation drops it and frees what it held up. */
+	CHECK(mem_table_reserve(t, 5 * GiB, PG_LEVEL_2M) == 0);
+	CHECK(alloc_live == 5);
+	CHECK(mem_table_erase(t, 5 * GiB, NULL) == NULL);
+	CHECK(alloc_live == 4);
+	/* Over smaller leaves there is nothing to reserve. */
+	CHECK(mem_table_reserve(t, 0, PG_LEVEL_2M) == -EEXIST);
+	CHECK(mem_table_reserve(t, 0, PG_LEVEL_1G) == -EEXIST);
+	mem_table_free(t);
+	check_clean();
+}
+
+static int collect(void *entry, phys_addr_t pa, unsigned int level, void *arg)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 512 - n, "%" PRIx64 "/%u=%" PRIu64 " ", pa, level, value_of(entry));
+	return value_of(entry) == 99 ? 7 : 0;
+}
+
+static void check_walk_next(void)
+{
+	struct mem_table *t = mem_table_alloc_geometry(x86, &full_ops);
+	char out[512] = "";
+	phys_addr_t pa;
+	unsigned int level;
+	void **slot;
+
+	CHECK(mem_table_store(t, 600 * GiB, PG_LEVEL_4K, V(3), NULL) == 0);
+	CHECK(mem_table_store(t, 2 * MiB, PG_LEVEL_2M, leaf_new(2), NULL) == 0);
+	CHECK(mem_table_store(t, 4096, PG_LEVEL_4K, V(1), NULL) == 0);
+	CHECK(mem_table_store(t, 2 * GiB, PG_LEVEL_1G, V(99), NULL) == 0);
+	CHECK(mem_table_store(t, 64 * GiB - 4096, PG_LEVEL_4K, V(4), NULL) == 0);
+	CHECK(mem_table_walk(t, 0, 1ULL << 46, collect, out) == 7);
+	CHECK(!strcmp(out, "1000/1=1 200000/2=2 80000000/3=99 "));
+	out[0] = 0;
+	/* A leaf meeting the range is visited whole; the range is [start, end). */
+	CHECK(mem_table_walk(t, 3 * MiB, 64 * GiB, collect, out) == 7);
+	CHECK(!strcmp(out, "200000/2=2 80000000/3=99 "));
+	out[0] = 0;
+	CHECK(mem_table_walk(t, 3 * GiB, UINT64_MAX, collect, out) == 0);
+	CHECK(!strcmp(out, "ffffff000/1=4 9600000000/1=3 "));
+	out[0] = 0;
+	CHECK(mem_table_walk(t, 4096, 4096, collect, out) == 0 && !out[0]);
+	CHECK(mem_table_walk(t, 1ULL << 46, UINT64_MAX, collect, out) == 0 && !out[0]);
+	CHECK(mem_table_walk(NULL, 0, 1, collect, out) == -EINVAL);
+
+	/* next: the covering leaf, or the first after. */
+	pa = 0;
+	CHECK((slot = mem_table_next(t, &pa, &level)) && pa == 4096 && level == PG_LEVEL_4K);
+	pa = 3 * MiB;
+	CHECK((slot = mem_table_next(t, &pa, &level)) && pa == 2 * MiB && level == PG_LEVEL_2M);
+	pa = 4 * MiB;
+	CHECK((slot = mem_table_next(t, &pa, &level)) && pa == 2 * GiB && *slot == V(99));
+	pa = 600 * GiB + 1;
+	CHECK((slot = mem_table_next(t, &pa, NULL)) && pa == 600 * GiB);
+	pa = 600 * GiB + 4096;
+	CHECK(mem_table_next(t, &pa, NULL) == NULL && pa == 600 * GiB + 4096);
+	mem_table_free(t);
+	check_clean();
+}
+
+static void check_clone(void)
+{
+	struct mem_table *t = mem_table_alloc_geometry(x86, &full_ops), *c;
+	struct mem_table *borrowed = mem_table_alloc(NULL), *bc;
+	struct mem_table_stats s1, s2;
+	static struct leaf shared = { 77 };
+	long step;
+
+	CHECK(mem_table_store(t, 0, PG_LEVEL_4K, leaf_new(1), NULL) == 0);
+	CHECK(mem_table_store(t, 2 * MiB, PG_LEVEL_2M, leaf_new(2), NULL) == 0);
+	CHECK(mem_table_store(t, 700 * GiB, PG_LEVEL_4K, V(3), NULL) == 0);
+	CHECK(mem_table_reserve(t, 800 * GiB, PG_LEVEL_1G) == 0);
+	/* calloc or ops->clone failing at each step: nothing leaks. */
+	for (step = 0;; step++) {
+		long live = alloc_live;
+		unsigned long m = made, r = released;
+
+		alloc_fail_after(step);
+		c = mem_table_clone(t);
+		alloc_fail_after(-1);
+		if (c)
+			break;
+		CHECK(errno == ENOMEM && alloc_live == live && made - m == released - r);
+	}
+	CHECK(step == 7); /* the root and six tables */
+	CHECK(mem_table_stats(t, &s1) == 0 && mem_table_stats(c, &s2) == 0);
+	CHECK(!memcmp(&s1, &s2, sizeof(s1)));
+	/* Independent: change one, the other keeps its leaves. */
+	CHECK(mem_table_store(c, 0, PG_LEVEL_4K, leaf_new(10), NULL) == 0);
+	CHECK(value_of(mem_table_load(t, 0, NULL)) == 1);
+	CHECK(value_of(mem_table_load(c, 0, NULL)) == 10);
+	CHECK(mem_table_load(c, 2 * MiB, NULL) != mem_table_load(t, 2 * MiB, NULL));
+	mem_table_free(c);
+	mem_table_free(t);
+	/* A table that owns nothing shares its pointers. */
+	mem_table_init(PG_LEVEL_4K);
+	*mem_table_create(borrowed, 4096) = &shared;
+	bc = mem_table_clone(borrowed);
+	CHECK(bc && *mem_table_find(bc, 4096, NULL) == &shared);
+	mem_table_free(bc);
+	mem_table_free(borrowed);
+	/* Pointers with ops->free but no ops->clone cannot be copied. */
+	t = mem_table_alloc_geometry(x86, &free_only_ops);
+	c = mem_table_clone(t);
+	CHECK(c != NULL);
+	mem_table_free(c);
+	CHECK(mem_table_store(t, 0, PG_LEVEL_4K, leaf_new(1), NULL) == 0);
+	CHECK(mem_table_clone(t) == NULL && errno == EINVAL);
+	mem_table_free(t);
+	CHECK(mem_table_clone(NULL) == NULL);
+	check_clean();
+}
+
+static void check_count_stats(void)
+{
+	struct mem_table *t = mem_table_alloc_geometry(x86, &full_ops);
+	struct mem_table_stats st;
+
+	CHECK(mem_table_count(t) == 0 && mem_table_count(NULL) == 0);
+	/* Slots filled behind the table's back are counted too. */
+	*mem_table_create(t, 4096) = V(1);
+	*mem_table_create(t, 8192) = leaf_new(2);
+	CHECK(mem_table_count(t) == 2);
+	CHECK(mem_table_store(t, 4 * MiB, PG_LEVEL_2M, V(3), NULL) == 0);
+	CHECK(mem_table_store(t, GiB, PG_LEVEL_1G, V(4), NULL) == 0);
+	CHECK(mem_table_count(t) == 4);
+	CHECK(mem_table_stats(t, &st) == 0);
+	CHECK(st.nlevels == 4 && st.count == 4);
+	CHECK(st.leaves[0] == 2 && st.leaves[1] == 1 && st.leaves[2] == 1 && st.leaves[3] == 0);
+	CHECK(st.values[0] == 1 && st.values[1] == 1 && st.values[2] == 1);
+	CHECK(st.tables[3] == 1 && st.tables[2] == 1 && st.tables[1] == 1 && st.tables[0] == 1);
+	CHECK(st.pages == 2 + 512 + 512 * 512);
+	CHECK(st.bytes > 3 * 4096 + 128 * 8);
+	CHECK(mem_table_stats(NULL, &st) == -EINVAL && mem_table_stats(t, NULL) == -EINVAL);
+	mem_table_free(t);
+	check_clean();
+}
+
+static void check_ranges(void)
+{
+	struct mem_table *t = mem_table_alloc_geometry(x86, &full_ops);
+	struct mem_table_stats st;
+	unsigned int level;
+	size_t count;
+	void **slot;
+	long step;
+	int err = -1;
+
+	/* [4 KiB, 2 GiB + 8 KiB): 4 KiB pieces, 2 MiB pieces, one 1 GiB. */
+	CHECK(mem_table_store_range(t, 4096, 2 * GiB + 8192, V(5)) == 0);
+	CHECK(mem_table_stats(t, &st) == 0);
+	CHECK(st.leaves[0] == 511 + 2 && st.leaves[1] == 511 && st.leaves[2] == 1);
+	CHECK(st.pages == (2 * GiB + 4096) / 4096);
+	CHECK(mem_table_load(t, 0, NULL) == NULL);
+	CHECK(mem_table_load(t, 1 * GiB + 5, &level) == V(5) && level == PG_LEVEL_1G);
+	CHECK(mem_table_load(t, 2 * GiB + 8192, NULL) == NULL);
+	CHECK(mem_table_count(t) == st.count);
+
+	/* Erase the middle: the 1 GiB leaf across the edge is split. */
+	CHECK(mem_table_erase_range(t, GiB + 4096, GiB + 8192) == 1);
+	CHECK(mem_table_load(t, GiB, &level) == V(5) && level == PG_LEVEL_4K);
+	CHECK(mem_table_load(t, GiB + 4096, NULL) == NULL);
+	CHECK(mem_table_load(t, GiB + 2 * MiB, &level) == V(5) && level == PG_LEVEL_2M);
+	CHECK(mem_table_count(t) == st.count + 511 + 511 - 1);
+
+	/* Bad ranges. */
+	CHECK(mem_table_store_range(t, 4096, 4096, V(1)) == -EINVAL);
+	CHECK(mem_table_store_range(t, 4097, 8192, V(1)) == -EINVAL);
+	CHECK(mem_table_store_range(t, 0, (1ULL << 46) + 4096, V(1)) == -ERANGE);
+	slot = (void **)leaf_new(1);
+	CHECK(mem_table_store_range(t, 0, 4096, slot) == -EINVAL);
+	leaf_free(slot);
+
+	/* A store over everything replaces it all, atomically under failure. */
+	for (step = 0; err; step++) {
+		long live = alloc_live;
+
+		count = mem_table_count(t);
+
+		alloc_fail_after(step);
+		err = mem_table_store_range(t, 4096 * 3, 3 * GiB, V(6));
+		alloc_fail_after(-1);
+		if (err) {
+			CHECK(err == -ENOMEM);
+			CHECK(alloc_live == live && mem_table_count(t) == count);
+		}
+	}
+	CHECK(mem_table_load(t, GiB + 4096, NULL) == V(6));
+	CHECK(mem_table_load(t, 8192, NULL) == V(5));
+	count = mem_table_count(t);
+	CHECK(mem_table_erase_range(t, 0, 1ULL << 46) == (long)count);
+	CHECK(mem_table_count(t) == 0 && alloc_live == 1);
+	mem_table_free(t);
+	check_clean();
+}
+
+/* ------------------------------------------------------------ the model */
+
+/*
+ * The model: non-overlapping leaf intervals [start, start + span(level)) in
+ * a red-black tree, each with its kind (pointer or value) and value. It is
+ * written from the documented behaviour, not from the library's code.
+ */
+struct interval {
+	RB_ENTRY(interval) link;
+	uint64_t start;
+	unsigned int level; /* 0-based */
+	bool pointer;
+	uint64_t value;
+};
+
+static int interval_cmp(struct interval *a, struct interval *b)
+{
+	return a->start < b->start ? -1 : a->start > b->start;
+}
+
+RB_HEAD(model, interval);
+RB_GENERATE_STATIC(model, interval, link, interval_cmp)
+
+static const struct mem_table_geometry *mgeo;
+static size_t msize;
+
+static uint64_t span(unsigned int level)
+{
+	return 1ULL << mgeo->levels[level].shift;
+}
+
+static struct interval *m_cover(struct model *m, uint64_t pa)
+{
+	struct interval key = { .start = pa }, *n = RB_NFIND(model, m, &key);
+
+	if (n && n->start == pa)
+		return n;
+	n = n ? RB_PREV(model, m, n) : RB_MAX(model, m);
+	return n && pa - n->start < span(n->level) ? n : NULL;
+}
+
+/* The first interval starting in [lo, hi]. */
+static struct interval *m_first_in(struct model *m, uint64_t lo, uint64_t hi)
+{
+	struct interval key = { .start = lo }, *n = RB_NFIND(model, m, &key);
+
+	return n && n->start <= hi ? n : NULL;
+}
+
+static struct interval *m_add(struct model *m, uint64_t start, unsigned int level,
+			      bool pointer, uint64_t value)
+{
+	struct interval *n = calloc(1, sizeof(*n));
+
+	n->start = start, n->level = level, n->pointer = pointer, n->value = value;
+	RB_INSERT(model, m, n);
+	msize++;
+	return n;
+}
+
+static void m_del(struct model *m, struct interval *n)
+{
+	RB_REMOVE(model, m, n);
+	free(n);
+	msize--;
+}
+
+/* Split the interval covering @pa down to @level (it is above it). */
+static void m_split(struct model *m, struct interval *n, uint64_t pa, unsigned int level)
+{
+	while (n->level > level) {
+		unsigned int l = n->level - 1, i, count = mgeo->levels[l].nentries;
+		uint64_t start = n->start, value = n->value;
+		bool pointer = n->pointer;
+
+		m_del(m, n);
+		for (i = 0; i < count; i++)
+			m_add(m, start + i * span(l), l, pointer, value);
+		n = m_cover(m, pa);
+	}
+}
+
+/* The level of the largest aligned piece of [pa, end) starting at pa. */
+static unsigned int m_piece(uint64_t pa, uint64_t end)
+{
+	unsigned int l = mgeo->nlevels - 1;
+
+	while (l && ((pa & (span(l) - 1)) || end - pa < span(l)))
+		l--;
+	return l;
+}
+
+/* xorshift64*. */
+static uint64_t rng_state;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t limit(void)
+{
+	return 1ULL << mgeo->phys_bits;
+}
+
+/* Clustered near a few bases and level boundaries; sometimes out of range. */
+static uint64_t random_pa(void)
+{
+	unsigned int l = rng() % mgeo->nlevels;
+	uint64_t base = (rng() % (limit() >> mgeo->levels[l].shift)) << mgeo->levels[l].shift;
+
+	switch (rng() % 6) {
+	case 0:
+		return base;
+	case 1:
+		return base - span(0);
+	case 2:
+		return base + (rng() % 4) * span(0);
+	case 3:
+		return rng() % limit() & ~(span(0) - 1);
+	case 4:
+		return (rng() % 4) * span(rng() % mgeo->nlevels);
+	default:
+		return rng() % 16 ? base + rng() % span(l) : limit() + rng() % limit();
+	}
+}
+
+struct digest {
+	char *buf;
+	size_t len, cap;
+};
+
+static void digest_add(struct digest *d, uint64_t pa, unsigned int level, bool pointer,
+		       uint64_t value)
+{
+	if (d->cap - d->len < 64) {
+		d->cap = d->cap * 2 + 4096;
+		d->buf = realloc(d->buf, d->cap);
+	}
+	d->len += snprintf(d->buf + d->len, 64, "%" PRIx64 "/%u%c%" PRIu64 "\n", pa, level,
+			   pointer ? 'p' : 'v', value);
+}
+
+static int digest_leaf(void *entry, phys_addr_t pa, unsigned int level, void *arg)
+{
+	digest_add(arg, pa, level - mgeo->base_level, !mem_table_is_value(entry),
+		   value_of(entry));
+	return 0;
+}
+
+/* Does the table hold exactly the model's leaves, and count them? */
+static bool same(struct mem_table *t, struct model *m)
+{
+	struct digest a = { 0 }, b = { 0 };
+	struct interval *n;
+	bool ok;
+
+	digest_add(&a, 0, 0, 0, 0);
+	digest_add(&b, 0, 0, 0, 0);
+	mem_table_walk(t, 0, UINT64_MAX, digest_leaf, &a);
+	RB_FOREACH(n, model, m)
+		digest_add(&b, n->start, n->level, n->pointer, n->value);
+	ok = a.len == b.len && !memcmp(a.buf, b.buf, a.len) && mem_table_count(t) == msize;
+	free(a.buf);
+	free(b.buf);
+	return ok;
+}
+
+static const char *const op_names[] = {
+	"load", "store", "erase", "split", "merge", "next", "walk",
+	"store_range", "erase_range", "clone", "reserve",
+};
+
+#define DIVERGE(...)                                                                  \
+	do {                                                                          \
+		fprintf(stderr, "random model: seed %" PRIu64 " op %lu %s(%#" PRIx64 \
+				", level %u): ", seed, i, op_names[op], pa, lvl);    \
+		fprintf(stderr, __VA_ARGS__);                                         \
+		CHECK(0);                                                             \
+		goto out;                                                             \
+	} while (0)
+
+static void check_random_model(const struct mem_table_geometry *geo, uint64_t seed,
+			       unsigned long ops)
+{
+	struct mem_table *t = mem_table_alloc_geometry(geo, &full_ops);
+	struct model m = RB_INITIALIZER(&m);
+	struct interval *n, *tmp;
+	unsigned long i, failures = 0;
+	uint64_t pa = 0;
+	unsigned int lvl = 0, op = 0;
+
+	mgeo = geo;
+	msize = 0;
+	rng_state = seed ? seed : 1;
+	for (i = 0; i < ops; i++) {
+		uint64_t value = rng() % 3, end, first, last = 0;
+		bool pointer = rng() % 2, inject = rng() % 8 == 0, in;
+		unsigned long made0 = made, released0 = released;
+		struct interval *inside;
+		long live = alloc_live;
+		unsigned int level;
+		void *e, *old;
+		int err, want;
+
+		pa = random_pa();
+		lvl = rng() % geo->nlevels;
+		op = rng() % 11;
+		in = pa < limit();
+		n = in ? m_cover(&m, pa) : NULL;
+		if (inject)
+			alloc_fail_after(rng() % 3);
+		switch (op) {
+		case 0: /* load */
+			e = mem_table_load(t, pa, &level);
+			if (!n != !e || (n && (value_of(e) != n->value ||
+					       level - geo->base_level != n->level ||
+					       n->pointer == mem_table_is_value(e))))
+				DIVERGE("got %p\n", e);
+			break;
+		case 1: /* store */
+		case 10: /* reserve */
+			e = op == 10 ? NULL : pointer ? (void *)leaf_new(value) : V(value);
+			want = 0;
+			if (!in)
+				want = -ERANGE;
+			else if (lvl && pa & (span(lvl) - 1))
+				want = -EINVAL;
+			else if ((inside = m_first_in(&m, pa & ~(span(lvl) - 1),
+						      (pa | (span(lvl) - 1)))) &&
+				 inside->level < lvl)
+				want = -EEXIST;
+			if (op == 1)
+				err = mem_table_store(t, pa, lvl + geo->base_level, e, &old);
+			else
+				err = mem_table_reserve(t, pa, lvl + geo->base_level);
+			alloc_fail_after(-1);
+			if (err == -ENOMEM && inject && !want) {
+				failures++;
+				if (e && pointer)
+					leaf_free(e);
+				if (alloc_live != live || !same(t, &m))
+					DIVERGE("failed store changed the table\n");
+				break;
+			}
+			if (err != want)
+				DIVERGE("returned %d, model %d\n", err, want);
+			if (err) {
+				if (e && pointer)
+					leaf_free(e);
+				break;
+			}
+			pa &= ~(span(0) - 1);
+			if (n && n->level > lvl)
+				m_split(&m, n, pa, lvl);
+			n = m_cover(&m, pa);
+			if (op == 10)
+				break;
+			if (n) {
+				if (!old || value_of(old) != n->value)
+					DIVERGE("old %p\n", old);
+				if (!mem_table_is_value(old))
+					leaf_free(old);
+				m_del(&m, n);
+			} else if (old) {
+				DIVERGE("old %p, model none\n", old);
+			}
+			m_add(&m, pa & ~(span(lvl) - 1), lvl, pointer, value);
+			break;
+		case 2: /* erase */
+			e = mem_table_erase(t, pa, &level);
+			if (!n != !e || (n && (value_of(e) != n->value ||
+					       level - geo->base_level != n->level)))
+				DIVERGE("erased %p\n", e);
+			if (e && !mem_table_is_value(e))
+				leaf_free(e);
+			if (n)
+				m_del(&m, n);
+			break;
+		case 3: /* split */
+			err = mem_table_split(t, pa, lvl + geo->base_level);
+			alloc_fail_after(-1);
+			want = !in ? -ERANGE : !n ? -ENOENT : 0;
+			if (err == -ENOMEM && inject && !want && n->level > lvl) {
+				failures++;
+				if (alloc_live != live || !same(t, &m) ||
+				    made - made0 != released - released0)
+					DIVERGE("failed split changed the table\n");
+				break;
+			}
+			if (err != want)
+				DIVERGE("returned %d, model %d\n", err, want);
+			if (!err && n->level > lvl)
+				m_split(&m, n, pa, lvl);
+			break;
+		case 4: { /* merge */
+			uint64_t lo = pa & ~(span(lvl) - 1), hi = lo + span(lvl) - 1;
+			unsigned int count = 0;
+			bool equal = true;
+
+			want = !in ? -ERANGE : !lvl ? -EINVAL : 0;
+			if (!want) {
+				struct interval *f = m_first_in(&m, lo, hi);
+
+				for (n = f; n && n->start <= hi; n = RB_NEXT(model, &m, n)) {
+					count += n->level == lvl - 1;
+					equal &= n->value == f->value && n->pointer == f->pointer;
+				}
+				if (count != geo->levels[lvl - 1].nentries ||
+				    (f && f->level != lvl - 1))
+					want = -ENOENT;
+				else if (!equal)
+					want = -EBUSY;
+			}
+			err = mem_table_merge(t, pa, lvl + geo->base_level);
+			if (err != want)
+				DIVERGE("returned %d, model %d (%u children)\n", err, want, count);
+			if (!err) {
+				struct interval *f = m_first_in(&m, lo, hi);
+
+				value = f->value, pointer = f->pointer;
+				while ((f = m_first_in(&m, lo, hi)))
+					m_del(&m, f);
+				m_add(&m, lo, lvl, pointer, value);
+			}
+			break;
+		}
+		case 5: { /* next */
+			phys_addr_t at = pa;
+			void **slot = mem_table_next(t, &at, &level);
+			struct interval *want_n = NULL;
+
+			if (in) {
+				want_n = n ? n : m_first_in(&m, pa, UINT64_MAX);
+			}
+			if (!want_n != !slot ||
+			    (slot && (at != want_n->start || value_of(*slot) != want_n->value ||
+				      level - geo->base_level != want_n->level)))
+				DIVERGE("next %p at %#" PRIx64 "\n", slot ? *slot : NULL, at);
+			break;
+		}
+		case 6: { /* walk [pa, pa + span(lvl)) */
+			struct digest a = { 0 }, b = { 0 };
+
+			end = pa + span(lvl);
+			digest_add(&a, 0, 0, 0, 0);
+			digest_add(&b, 0, 0, 0, 0);
+			mem_table_walk(t, pa, end, digest_leaf, &a);
+			if (in) {
+				struct interval *f = n ? n : m_first_in(&m, pa, UINT64_MAX);
+
+				for (; f && f->start < end; f = RB_NEXT(model, &m, f))
+					digest_add(&b, f->start, f->level, f->pointer, f->value);
+			}
+			err = a.len != b.len || memcmp(a.buf, b.buf, a.len);
+			free(a.buf);
+			free(b.buf);
+			if (err)
+				DIVERGE("walk differs\n");
+			break;
+		}
+		case 7: /* store_range */
+		case 8: { /* erase_range */
+			uint64_t start = pa & ~(span(0) - 1);
+			long removed = 0;
+
+			end = start + (rng() % 3 + 1) * span(lvl) - (rng() % 2) * span(0);
+			want = !in ? -ERANGE : end <= start ? -EINVAL : end > limit() ? -ERANGE : 0;
+			err = op == 7 ? mem_table_store_range(t, start, end, V(value))
+				      : (int)mem_table_erase_range(t, start, end);
+			alloc_fail_after(-1);
+			if (err == -ENOMEM && inject && !want) {
+				failures++;
+				if (alloc_live != live || !same(t, &m) ||
+				    made - made0 != released - released0)
+					DIVERGE("failed range op changed the table\n");
+				break;
+			}
+			if (want ? err != want : err < 0)
+				DIVERGE("returned %d, model %d\n", err, want);
+			if (want)
+				break;
+			/*
+			 * Split what crosses the edges down to the first and the
+			 * last piece, then drop what is inside.
+			 */
+			if ((n = m_cover(&m, start)) && n->start < start)
+				m_split(&m, n, start, m_piece(start, end));
+			for (first = start; first < end; first += span(m_piece(first, end)))
+				last = first;
+			if ((n = m_cover(&m, end - 1)) && n->start + span(n->level) > end)
+				m_split(&m, n, end - 1, m_piece(last, end));
+			while ((n = m_first_in(&m, start, end - 1))) {
+				m_del(&m, n);
+				removed++;
+			}
+			if (op == 8 && err != removed)
+				DIVERGE("erased %d leaves, model %ld\n", err, removed);
+			for (first = start; op == 7 && first < end; first += span(m_piece(first, end)))
+				m_add(&m, first, m_piece(first, end), false, value);
+			if (!same(t, &m))
+				DIVERGE("range op: table and model differ\n");
+			break;
+		}
+		case 9: { /* clone */
+			struct mem_table *c = mem_table_clone(t);
+
+			alloc_fail_after(-1);
+			if (!c) {
+				if (!inject || errno != ENOMEM || alloc_live != live ||
+				    made - made0 != released - released0)
+					DIVERGE("clone failed: errno %d\n", errno);
+				failures++;
+				break;
+			}
+			if (!same(c, &m))
+				DIVERGE("clone differs\n");
+			mem_table_free(c);
+			break;
+		}
+		}
+		alloc_fail_after(-1);
+		if (i % 256 == 0 && !same(t, &m))
+			DIVERGE("table and model differ\n");
+	}
+	if (!same(t, &m))
+		DIVERGE("at the end, table and model differ\n");
+out:
+	printf("random model (%u levels, %u bits): seed %" PRIu64 ", %lu operations, "
+	       "%zu leaves, %lu injected failures\n",
+	       geo->nlevels, geo->phys_bits, seed, i, msize, failures);
+	mem_table_free(t);
+	RB_FOREACH_SAFE(n, model, &m, tmp)
+		m_del(&m, n);
+	check_clean();
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 0) : (uint64_t)time(NULL);
+	unsigned long ops = argc > 2 ? strtoul(argv[2], NULL, 0) : 100000;
+	struct mem_table_geometry small, tiny;
+
+	mem_table_init(PG_LEVEL_4K);
+	check_geometries();
+	check_values();
+	check_store_load_erase();
+	check_large();
+	check_split_failures();
+	check_reserve();
+	check_walk_next();
+	check_clone();
+	check_count_stats();
+	check_ranges();
+
+	/* Deep trees from few pages: 3 bits per level, and 2. */
+	mem_table_geometry_init(&small, 12, 3, 23, PG_LEVEL_4K);
+	mem_table_geometry_init(&tiny, 12, 2, 22, PG_LEVEL_4K);
+	check_random_model(&small, seed, ops);
+	check_random_model(&tiny, seed + 1, ops);
+	check_random_model(&mem_table_geometry_x86_64, seed + 2, ops / 100);
+
+	printf("%lu passed, %lu failed\n", checks_passed, checks_run - checks_passed);
+	return checks_passed == checks_run ? 0 : 1;
+}
