@@ -199,8 +199,10 @@ static void check_store_load_erase(void)
 	CHECK(mem_table_store(t, 1ULL << 46, PG_LEVEL_4K, V(1), NULL) == -ERANGE);
 	CHECK(mem_table_count(t) == 1 && alloc_live == 4);
 
-	/* Erase hands the leaf back and frees the tables it empties. */
+	/* Erase hands the leaf back and frees the tables it empties; it never allocates. */
+	alloc_fail_after(0);
 	CHECK(mem_table_erase(t, 0x1fff, &level) == b && level == PG_LEVEL_4K);
+	alloc_fail_after(-1);
 	CHECK(alloc_live == 1 && mem_table_count(t) == 0);
 	CHECK(mem_table_erase(t, 0x1000, NULL) == NULL);
 	CHECK(mem_table_erase(t, 1ULL << 46, NULL) == NULL);
@@ -246,7 +248,9 @@ static void check_large(void)
 	merges = 0;
 	CHECK(mem_table_merge(t, 2 * MiB, PG_LEVEL_2M) == -EBUSY && merges == 1);
 	CHECK(mem_table_store(t, 3 * MiB, PG_LEVEL_4K, leaf_new(5), NULL) == 0);
+	alloc_fail_after(0); /* merging never allocates */
 	CHECK(mem_table_merge(t, 2 * MiB, PG_LEVEL_2M) == 0);
+	alloc_fail_after(-1);
 	CHECK(value_of(mem_table_load(t, 3 * MiB, &level)) == 5 && level == PG_LEVEL_2M);
 	CHECK(mem_table_count(t) == 2 && alloc_live == 4);
 	CHECK(mem_table_merge(t, 2 * MiB, PG_LEVEL_2M) == -ENOENT);
