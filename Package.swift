@@ -23,9 +23,13 @@ let package = Package(
             name: "MemTable",
             dependencies: ["CMemTable"]
         ),
+        .target(
+            name: "MemTableTestSupport",
+            path: "Tests/MemTableTestSupport"
+        ),
         .testTarget(
             name: "MemTableTests",
-            dependencies: ["MemTable"]
+            dependencies: ["MemTable", "MemTableTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

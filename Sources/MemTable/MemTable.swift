@@ -1,26 +1,190 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// MemTable: per-physical-page data in a page-table-shaped radix tree, over
-// the C library of the Linux RFC "Memory Table".
+// memtable: the Linux RFC "Memory Table" in userspace.
+// MemTable: per-physical-page values in a page-table-shaped radix tree.
 
-internal import CMemTable
+/// Values per physical page, in a sparse table laid out like a page table.
+///
+/// `MemTable` is to physical addresses what `Dictionary` is to keys, over the
+/// C library of the Linux RFC "Memory Table": one slot per page, large
+/// entries for 2 MiB and 1 GiB ranges, only the parts of the address space
+/// that hold values take memory, and iteration is in address order.
+///
+/// ```swift
+/// var counters = MemTable<Int>()
+/// counters[0x1234_5000, default: 0] += 1     // any byte of the page works
+/// counters[0x1234_5fff, default: 0] += 1
+/// print(counters[0x1234_5000]!)              // 2
+///
+/// try counters.updateValue(7, forAddress: 0x4020_0000, level: .pmd)  // 2 MiB
+/// print(counters[0x4030_0000]!)              // 7
+/// for (address, value) in counters { print(address, value) }
+/// ```
+///
+/// It has value semantics: `var b = a` then changing `b` leaves `a` as it
+/// was (copy on write, built on `mem_table_clone`). Every stored value is
+/// released exactly once: when overwritten, removed, merged or split away,
+/// or when the last copy of the table goes. Trivial values that fit in 62
+/// bits (integers, small structs of them) are kept in the slot itself, with
+/// no allocation per entry.
+public struct MemTable<Value> {
+    @usableFromInline
+    var storage: Storage<Value>
 
-/// The C library's global state.
-enum CLayer {
-    /// Runs `mem_table_init(PG_LEVEL_4K)` exactly once, whatever the threads:
-    /// a static stored property's initialiser is lazy and runs once, atomically.
-    static let initialized: Void = mem_table_init(UInt32(PG_LEVEL_4K.rawValue))
+    /// An empty table.
+    ///
+    /// - Parameter geometry: The table's format: x86-64 with 4-level paging
+    ///   unless given.
+    /// - Corresponding C function: `mem_table_alloc_geometry`.
+    public init(geometry: Geometry = .x86_64) {
+        storage = Storage(geometry: geometry)
+    }
 
-    /// Stores a marker at `address` in a fresh table of borrowed pointers and
-    /// reads back the level `mem_table_find` reports, or nil if it fails.
-    static func levelOfStoredPage(at address: UInt64) -> UInt32? {
-        _ = initialized
-        guard let table = mem_table_alloc(nil) else { return nil }
-        defer { mem_table_free(table) }
-        guard let slot = mem_table_create(table, address) else { return nil }
-        slot.pointee = UnsafeMutableRawPointer(bitPattern: 0x1000)
-        var level: UInt32 = 0
-        guard mem_table_find(table, address, &level) != nil else { return nil }
-        return level
+    /// The table's format.
+    public var geometry: Geometry { storage.geometry }
+
+    /// Makes the storage unique before a change (copy on write).
+    @inlinable
+    mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) {
+            storage = Storage(copying: storage)
+        }
+    }
+
+    // MARK: - Dictionary-like access
+
+    /// The value for the page containing `address`, or nil.
+    ///
+    /// Reading finds a value stored for the page or for a large entry that
+    /// covers it; an address beyond the geometry reads as nil. Setting stores
+    /// a page entry (splitting a large entry that covers it); setting nil
+    /// removes the entry covering `address`, whatever its size.
+    ///
+    /// - Precondition: Setting a value needs `address` within the geometry.
+    /// - Complexity: O(levels).
+    /// - Corresponding C functions: `mem_table_load`, `mem_table_store`, `mem_table_erase`.
+    public subscript(address: PhysicalAddress) -> Value? {
+        get { storage.value(at: address.rawValue) }
+        set {
+            if let newValue {
+                do {
+                    try updateValue(newValue, forAddress: address)
+                } catch {
+                    preconditionFailure("MemTable: \(error)")
+                }
+            } else {
+                removeValue(forAddress: address)
+            }
+        }
+    }
+
+    /// The value for the page containing `address`, or `defaultValue`; changed
+    /// in place.
+    ///
+    /// `table[pa, default: 0] += 1` changes a page's value where it lies,
+    /// allocating nothing once the page has an entry.
+    ///
+    /// - Precondition: `address` is within the geometry.
+    @inlinable
+    public subscript(address: PhysicalAddress, default defaultValue: @autoclosure () -> Value) -> Value {
+        get { storage.value(at: address.rawValue) ?? defaultValue() }
+        _modify {
+            makeUnique()
+            // Specialised in the caller, with a frame small enough to need no
+            // allocation: the page's value is moved out of its slot (or box),
+            // changed, and moved back, so a trivial value is never boxed and
+            // a boxed one (an array, say) is not copied.
+            var value = storage.takeValue(at: address.rawValue) ?? defaultValue()
+            defer { storage.putValue(value, at: address.rawValue) }
+            yield &value
+        }
+    }
+
+    /// Stores `value` for the page containing `address`, or for the large
+    /// entry of `level` at `address`.
+    ///
+    /// - Parameters:
+    ///   - value: The value.
+    ///   - address: Any byte of the page; for a large level, the first
+    ///     address of the entry (aligned to its size).
+    ///   - level: The entry's level: ``PageLevel/pte`` (a page) unless given.
+    /// - Returns: The value the entry held, or nil.
+    /// - Throws: ``MemTableError`` if `address` is out of range or unaligned,
+    ///   `level` is not in the geometry, or smaller entries lie under a large
+    ///   entry's range; the table is then unchanged.
+    /// - Complexity: O(levels), plus the entries of a split.
+    /// - Corresponding C function: `mem_table_store`.
+    @discardableResult
+    public mutating func updateValue(
+        _ value: Value, forAddress address: PhysicalAddress, level: PageLevel = .pte
+    ) throws(MemTableError) -> Value? {
+        makeUnique()
+        return try storage.store(value, at: address.rawValue, level: level)
+    }
+
+    /// Removes the entry covering `address` (a whole large entry if that is
+    /// what covers it).
+    ///
+    /// - Returns: The value removed, or nil.
+    /// - Corresponding C function: `mem_table_erase`.
+    @discardableResult
+    public mutating func removeValue(forAddress address: PhysicalAddress) -> Value? {
+        guard storage.value(at: address.rawValue) != nil else { return nil }
+        makeUnique()
+        return storage.erase(address.rawValue)?.value
+    }
+
+    /// Removes every entry.
+    public mutating func removeAll() {
+        storage = Storage(geometry: storage.geometry)
+    }
+
+    /// The number of entries; a large entry counts once.
+    ///
+    /// - Complexity: O(1).
+    /// - Corresponding C function: `mem_table_count`.
+    public var count: Int { storage.count }
+
+    /// Whether the table has no entry.
+    public var isEmpty: Bool { count == 0 }
+}
+
+// MARK: - Conformances
+
+/// Sendable when its values are: the storage is only ever changed when this
+/// value holds the only reference to it (copy on write), and reading a C
+/// table from several threads at once is safe (nothing is written on reads:
+/// the Swift layer never leaves the count stale).
+extension MemTable: @unchecked Sendable where Value: Sendable {}
+
+extension MemTable: Equatable where Value: Equatable {
+    /// Two tables are equal if they hold equal values in entries of the same
+    /// addresses and levels.
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        if lhs.storage === rhs.storage { return true }
+        guard lhs.count == rhs.count else { return false }
+        return lhs.entries.elementsEqual(rhs.entries) {
+            $0.range == $1.range && $0.level == $1.level && $0.value == $1.value
+        }
+    }
+}
+
+extension MemTable: ExpressibleByDictionaryLiteral {
+    /// A table of page entries.
+    ///
+    /// - Precondition: Every address is within the default geometry.
+    public init(dictionaryLiteral elements: (PhysicalAddress, Value)...) {
+        self.init()
+        for (address, value) in elements { self[address] = value }
+    }
+}
+
+extension MemTable: CustomStringConvertible {
+    /// As `MemTable([0x1000: 1, 0x200000 (level 1): 2])`.
+    public var description: String {
+        let items = entries.map { e in
+            "\(e.range.lowerBound)\(e.level == .pte ? "" : " (\(e.level))"): \(e.value)"
+        }
+        return "MemTable([" + items.joined(separator: ", ") + "])"
     }
 }

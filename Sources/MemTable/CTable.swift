@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// memtable: the Linux RFC "Memory Table" in userspace.
+//
+// The unsafe edge: every call into the C library, every pointer and every
+// retain and release of a stored value is in this file, so that it can be
+// read in one sitting (as swift-system keeps its syscalls in one place).
+// Nothing here is public.
+
+internal import CMemTable
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Musl)
+internal import Musl
+#endif
+
+// MARK: - The C globals
+
+enum CGlobals {
+    /// `mem_table_init(PG_LEVEL_4K)`, run once whatever the threads: a static
+    /// stored property is initialised lazily, exactly once, atomically. The
+    /// Swift layer uses per-table geometries, but a process that mixes it with
+    /// C code using the RFC's globals gets them initialised safely.
+    static let initialized: Void = mem_table_init(UInt32(PG_LEVEL_4K.rawValue))
+}
+
+/// The level number the C library reports for a smallest page.
+private let baseLevel = UInt32(PG_LEVEL_4K.rawValue)
+
+// MARK: - Geometry
+
+/// A C `struct mem_table_geometry` that lives as long as any table using it.
+final class GeometryBox: @unchecked Sendable {
+    // @unchecked: the C struct is written once, in init, and only read after;
+    // tables keep pointers into it, so the box must outlive them (Storage
+    // holds it).
+    let c: UnsafeMutablePointer<mem_table_geometry>
+    let pageShift: Int
+    let bitsPerLevel: Int
+    let physicalAddressBits: Int
+    let shifts: [Int]
+    let counts: [Int]
+
+    private init(copying geo: mem_table_geometry) {
+        c = .allocate(capacity: 1)
+        c.initialize(to: geo)
+        pageShift = Int(geo.page_shift)
+        bitsPerLevel = Int(geo.bits_per_level)
+        physicalAddressBits = Int(geo.phys_bits)
+        var shifts: [Int] = []
+        var counts: [Int] = []
+        withUnsafeBytes(of: geo.levels) { raw in
+            let levels = raw.bindMemory(to: mem_table_level.self)
+            for n in 0..<Int(geo.nlevels) {
+                shifts.append(Int(levels[n].shift))
+                counts.append(Int(levels[n].nentries))
+            }
+        }
+        self.shifts = shifts
+        self.counts = counts
+    }
+
+    convenience init?(pageShift: Int, bitsPerLevel: Int, physicalAddressBits: Int) {
+        guard (0...64).contains(pageShift), (0...64).contains(bitsPerLevel),
+              (0...64).contains(physicalAddressBits)
+        else { return nil }
+        var geo = mem_table_geometry()
+        guard mem_table_geometry_init(&geo, UInt32(pageShift), UInt32(bitsPerLevel),
+                                      UInt32(physicalAddressBits), baseLevel) == 0
+        else { return nil }
+        self.init(copying: geo)
+    }
+
+    deinit {
+        c.deinitialize(count: 1)
+        c.deallocate()
+    }
+
+    static let x86_64 = GeometryBox(copying: mem_table_geometry_x86_64)
+    static let x86_64_LA57 = GeometryBox(copying: mem_table_geometry_x86_64_la57)
+    static let arm64_4K = GeometryBox(copying: mem_table_geometry_arm64_4k)
+    static let arm64_16K = GeometryBox(copying: mem_table_geometry_arm64_16k)
+    static let arm64_64K = GeometryBox(copying: mem_table_geometry_arm64_64k)
+}
+
+// MARK: - Values in slots
+
+/// A stored value that does not fit in a slot. Its value is nil only while
+/// `Storage.takeValue` has moved it out for a change in place.
+final class Box<Value> {
+    var value: Value?
+    init(_ value: Value) { self.value = value }
+}
+
+/// How a `Value` lives in a slot: trivial values of up to 8 bytes whose bits
+/// fit in 62 are value entries, in the slot itself (no allocation); anything
+/// else is a retained `Box`.
+enum Codec<Value> {
+    static var mayBeInline: Bool { _isPOD(Value.self) && MemoryLayout<Value>.size <= 8 }
+
+    /// The 62-bit payload of a value entry for `value`, or nil if it does not
+    /// fit.
+    static func payload(_ value: Value) -> UInt64? {
+        var bits: UInt64 = 0
+        withUnsafeMutableBytes(of: &bits) { $0.storeBytes(of: value, as: Value.self) }
+        if MemoryLayout<Value>.size == 8 {
+            // Eight bytes fit if they are a sign extension of 62 bits.
+            let signed = Int64(bitPattern: bits)
+            guard (signed << 2) >> 2 == signed else { return nil }
+            bits &= UInt64.max >> 2
+        }
+        return bits
+    }
+
+    /// The value of a value entry's payload.
+    static func value(payload: UInt64) -> Value {
+        var bits = payload
+        if MemoryLayout<Value>.size == 8 {
+            bits = UInt64(bitPattern: Int64(bitPattern: bits << 2) >> 2)
+        }
+        return withUnsafeBytes(of: bits) { $0.load(as: Value.self) }
+    }
+
+    /// The slot entry for `value`, owning a +1 on a box if there is one.
+    static func encode(_ value: Value) -> UnsafeMutableRawPointer {
+        if mayBeInline, let bits = payload(value) { return mem_table_mk_value(UInt(bits)) }
+        return Unmanaged.passRetained(Box(value)).toOpaque()
+    }
+
+    static func decode(_ entry: UnsafeMutableRawPointer) -> Value {
+        if mem_table_is_value(entry) {
+            return value(payload: UInt64(mem_table_to_value(entry)))
+        }
+        return Unmanaged<Box<Value>>.fromOpaque(entry).takeUnretainedValue().value!
+    }
+
+    /// Hands back the reference an entry owned (nothing for a value entry).
+    static func release(_ entry: UnsafeMutableRawPointer) {
+        if !mem_table_is_value(entry) {
+            Unmanaged<AnyObject>.fromOpaque(entry).release()
+        }
+    }
+}
+
+/// The C callbacks of every Swift table: boxes are immutable once shared,
+/// so splitting, merging and cloning share them with one more reference.
+/// Context-free, as `mem_table_ops` wants: a box knows how to die.
+nonisolated(unsafe) private let boxOps: UnsafeMutablePointer<mem_table_ops> = {
+    // nonisolated(unsafe): written once here (lazily, atomically), read-only after.
+    let ops = UnsafeMutablePointer<mem_table_ops>.allocate(capacity: 1)
+    ops.initialize(to: mem_table_ops(
+        free: { entry in Unmanaged<AnyObject>.fromOpaque(entry!).release() },
+        split: { entry, _ in
+            _ = Unmanaged<AnyObject>.fromOpaque(entry!).retain()
+            return entry
+        },
+        merge: { entries, _, _ in
+            // The Swift side checked that the values are equal.
+            let first = entries![0]!
+            _ = Unmanaged<AnyObject>.fromOpaque(first).retain()
+            return first
+        },
+        clone: { entry in
+            _ = Unmanaged<AnyObject>.fromOpaque(entry!).retain()
+            return entry
+        }))
+    return ops
+}()
+
+// MARK: - The table
+
+/// Owns one C table; freed (with every value released) in `deinit`.
+@usableFromInline
+final class Storage<Value> {
+    let table: UnsafeMutablePointer<mem_table>
+    let geometry: Geometry
+
+    @usableFromInline
+    init(geometry: Geometry) {
+        _ = CGlobals.initialized
+        guard let table = mem_table_alloc_geometry(geometry.box.c, boxOps) else {
+            fatalError("MemTable: out of memory allocating a table")
+        }
+        self.table = table
+        self.geometry = geometry
+    }
+
+    /// A deep copy: the values are shared (boxes get one more reference).
+    @usableFromInline
+    init(copying other: Storage) {
+        guard let table = mem_table_clone(other.table) else {
+            fatalError("MemTable: out of memory copying a table")
+        }
+        self.table = table
+        self.geometry = other.geometry
+    }
+
+    deinit { mem_table_free(table) }
+
+    var count: Int { Int(mem_table_count(table)) }
+
+    /// The level index of a C level number.
+    private func level(_ c: UInt32) -> PageLevel { PageLevel(rawValue: Int(c - baseLevel)) }
+    private func cLevel(_ level: PageLevel) -> UInt32 { UInt32(level.rawValue) + baseLevel }
+
+    // MARK: Reading
+
+    /// The value covering `address` and the level of its entry.
+    func load(_ address: UInt64) -> (value: Value, level: PageLevel)? {
+        var level: UInt32 = 0
+        guard let entry = mem_table_load(table, address, &level) else { return nil }
+        return (Codec<Value>.decode(entry), self.level(level))
+    }
+
+    /// The value covering `address` (the fast path of the subscript).
+    @usableFromInline
+    func value(at address: UInt64) -> Value? {
+        guard let entry = mem_table_load(table, address, nil) else { return nil }
+        return Codec<Value>.decode(entry)
+    }
+
+    /// The first entry at or after `address`: its start, level and value.
+    func next(from address: UInt64) -> (start: UInt64, level: PageLevel, value: Value)? {
+        var pa = address
+        var level: UInt32 = 0
+        guard let slot = mem_table_next(table, &pa, &level), let entry = slot.pointee
+        else { return nil }
+        return (pa, self.level(level), Codec<Value>.decode(entry))
+    }
+
+    // MARK: Writing (the caller holds the storage uniquely)
+
+    /// Stores `value` at `level` for `address`; hands back the value replaced.
+    func store(_ value: Value, at address: UInt64, level: PageLevel) throws(MemTableError) -> Value? {
+        try check(address, level: level)
+        let entry = Codec<Value>.encode(value)
+        var old: UnsafeMutableRawPointer? = nil
+        let err = mem_table_store(table, address, cLevel(level), entry, &old)
+        guard err == 0 else {
+            Codec<Value>.release(entry)
+            throw error(err, address, level)
+        }
+        guard let old else { return nil }
+        defer { Codec<Value>.release(old) }
+        return Codec<Value>.decode(old)
+    }
+
+    /// Removes the entry covering `address` and hands back its value.
+    func erase(_ address: UInt64) -> (value: Value, level: PageLevel)? {
+        var level: UInt32 = 0
+        guard let entry = mem_table_erase(table, address, &level) else { return nil }
+        defer { Codec<Value>.release(entry) }
+        return (Codec<Value>.decode(entry), self.level(level))
+    }
+
+    func split(_ address: UInt64, to level: PageLevel) throws(MemTableError) {
+        try check(address, level: level)
+        let err = mem_table_split(table, address, cLevel(level))
+        guard err == 0 else { throw error(err, address, level) }
+    }
+
+    /// Collapses the full table under the `level` entry at `address`; false if
+    /// its entries are not all present and equal.
+    func merge(_ address: UInt64, level: PageLevel, equal: (Value, Value) -> Bool) throws(MemTableError) -> Bool {
+        try check(address, level: level)
+        guard level > .pte else { throw .levelNotInGeometry(level) }
+        // The C library asks ops->merge only for pointers; check the values here.
+        let size = geometry.entrySize(at: level)
+        let start = address & ~(size - 1)
+        var first: Value? = nil
+        var cursor = start
+        while cursor < start &+ size, let e = next(from: cursor), e.start < start &+ size {
+            if let f = first {
+                if !equal(f, e.value) { return false }
+            } else {
+                first = e.value
+            }
+            cursor = e.start &+ geometry.entrySize(at: e.level)
+        }
+        let err = mem_table_merge(table, address, cLevel(level))
+        switch err {
+        case 0: return true
+        case -ENOENT, -EBUSY: return false
+        default: throw error(err, address, level)
+        }
+    }
+
+    /// Stores `value` over `[start, end)` in the largest aligned entries.
+    func storeRange(_ value: Value, from start: UInt64, to end: UInt64) throws(MemTableError) {
+        try checkRange(start, end)
+        let entry = Codec<Value>.encode(value)
+        if mem_table_is_value(entry) {
+            let err = mem_table_store_range(table, start, end, entry)
+            guard err == 0 else { throw error(err, start, .pte) }
+            return
+        }
+        // A box: one reference per entry, stored piece by piece over a cleared range.
+        Codec<Value>.release(entry)
+        _ = mem_table_erase_range(table, start, end)
+        var pa = start
+        while pa < end {
+            var level = PageLevel(rawValue: geometry.levelCount - 1)
+            while level > .pte
+                && (pa & (geometry.entrySize(at: level) - 1) != 0 || end - pa < geometry.entrySize(at: level))
+            {
+                level = PageLevel(rawValue: level.rawValue - 1)
+            }
+            _ = try store(value, at: pa, level: level)
+            pa += geometry.entrySize(at: level)
+        }
+    }
+
+    /// Removes everything in `[start, end)`; returns how many entries went.
+    func eraseRange(from start: UInt64, to end: UInt64) throws(MemTableError) -> Int {
+        try checkRange(start, end)
+        let n = mem_table_erase_range(table, start, end)
+        guard n >= 0 else { throw error(Int32(n), start, .pte) }
+        return n
+    }
+
+    /// Moves the value of the page containing `address` out for a change in
+    /// place (`putValue` moves it back): a boxed value leaves its box empty,
+    /// made unique first, so that changing it copies nothing. A page without
+    /// an entry of its own reads as the large entry covering it, or nil.
+    @usableFromInline
+    func takeValue(at address: UInt64) -> Value? {
+        var level: UInt32 = 0
+        guard let slot = mem_table_find(table, address, &level), let entry = slot.pointee
+        else { return nil }
+        if level != baseLevel || mem_table_is_value(entry) {
+            return Codec<Value>.decode(entry)
+        }
+        var box = Unmanaged<Box<Value>>.fromOpaque(entry).takeUnretainedValue()
+        if !isKnownUniquelyReferenced(&box) {
+            // Shared with a split sibling or a merged entry: this page gets its own.
+            let own = Box(box.value!)
+            slot.pointee = Unmanaged.passRetained(own).toOpaque()
+            Codec<Value>.release(entry)
+            box = own
+        }
+        defer { box.value = nil }
+        return box.value
+    }
+
+    /// Moves a value changed in place back into the page containing `address`,
+    /// storing a page entry if it had none.
+    ///
+    /// - Precondition: `address` is within the geometry.
+    @usableFromInline
+    func putValue(_ value: Value, at address: UInt64) {
+        var level: UInt32 = 0
+        if let slot = mem_table_find(table, address, &level), level == baseLevel,
+           let entry = slot.pointee
+        {
+            if !mem_table_is_value(entry) {
+                let box = Unmanaged<Box<Value>>.fromOpaque(entry).takeUnretainedValue()
+                if box.value == nil {
+                    box.value = value
+                    return
+                }
+            }
+            slot.pointee = Codec<Value>.encode(value)
+            Codec<Value>.release(entry)
+            return
+        }
+        do {
+            _ = try store(value, at: address, level: .pte)
+        } catch {
+            preconditionFailure("MemTable: \(error)")
+        }
+    }
+
+    // MARK: Statistics
+
+    func statistics() -> MemTableStatistics {
+        var st = mem_table_stats()
+        _ = mem_table_stats(table, &st)
+        let n = Int(st.nlevels)
+        func array<T>(_ tuple: T) -> [Int] {
+            withUnsafeBytes(of: tuple) { Array($0.bindMemory(to: Int.self).prefix(n)) }
+        }
+        return MemTableStatistics(
+            entries: array(st.leaves), inlineEntries: array(st.values), tables: array(st.tables),
+            count: st.count, pages: st.pages, bytes: st.bytes)
+    }
+
+    // MARK: Errors
+
+    private func check(_ address: UInt64, level: PageLevel) throws(MemTableError) {
+        guard level.rawValue >= 0, level.rawValue < geometry.levelCount else {
+            throw .levelNotInGeometry(level)
+        }
+        guard address < geometry.addressLimit || geometry.physicalAddressBits >= 64 else {
+            throw .addressOutOfRange(PhysicalAddress(address), limit: geometry.addressLimit)
+        }
+    }
+
+    private func checkRange(_ start: UInt64, _ end: UInt64) throws(MemTableError) {
+        let page = geometry.pageSize
+        guard start < end, start % page == 0, end % page == 0 else {
+            throw .invalidRange(PhysicalAddress(start)..<PhysicalAddress(end))
+        }
+        guard end <= geometry.addressLimit else {
+            throw .addressOutOfRange(PhysicalAddress(end - 1), limit: geometry.addressLimit)
+        }
+    }
+
+    private func error(_ err: Int32, _ address: UInt64, _ level: PageLevel) -> MemTableError {
+        switch -err {
+        case ERANGE: return .addressOutOfRange(PhysicalAddress(address), limit: geometry.addressLimit)
+        case EEXIST: return .smallerEntriesPresent(PhysicalAddress(address), level: level)
+        case ENOENT: return .noEntry(PhysicalAddress(address))
+        case ENOMEM: fatalError("MemTable: out of memory")
+        default: return .unalignedAddress(PhysicalAddress(address), level: level)
+        }
+    }
+}

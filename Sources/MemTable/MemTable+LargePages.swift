@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// memtable: the Linux RFC "Memory Table" in userspace.
+// Large entries: ranges, splits and merges.
+
+extension MemTable {
+    /// Stores `value` over a range of pages, in the largest aligned entries
+    /// that fit (large entries in the middle, pages at the edges), replacing
+    /// whatever the range held.
+    ///
+    /// - Parameters:
+    ///   - value: The value.
+    ///   - range: Page-aligned, non-empty, within the geometry.
+    /// - Throws: ``MemTableError/invalidRange(_:)`` or
+    ///   ``MemTableError/addressOutOfRange(_:limit:)``; the table is unchanged.
+    /// - Corresponding C function: `mem_table_store_range`.
+    public mutating func setValue(_ value: Value, forRange range: Range<PhysicalAddress>) throws(MemTableError) {
+        makeUnique()
+        try storage.storeRange(value, from: range.lowerBound.rawValue, to: range.upperBound.rawValue)
+    }
+
+    /// Removes everything in a range of pages; large entries across its
+    /// edges are split, keeping what lies outside.
+    ///
+    /// - Returns: The number of entries removed.
+    /// - Throws: As ``setValue(_:forRange:)``.
+    /// - Corresponding C function: `mem_table_erase_range`.
+    @discardableResult
+    public mutating func removeValues(inRange range: Range<PhysicalAddress>) throws(MemTableError) -> Int {
+        makeUnique()
+        return try storage.eraseRange(from: range.lowerBound.rawValue, to: range.upperBound.rawValue)
+    }
+
+    /// Splits the large entry covering `address` so that `address` is covered
+    /// by an entry of `level`; each smaller entry gets the same value.
+    ///
+    /// - Throws: ``MemTableError/noEntry(_:)`` if nothing covers `address`,
+    ///   or the errors of ``updateValue(_:forAddress:level:)``.
+    /// - Corresponding C function: `mem_table_split`.
+    public mutating func split(at address: PhysicalAddress, to level: PageLevel = .pte) throws(MemTableError) {
+        makeUnique()
+        try storage.split(address.rawValue, to: level)
+    }
+}
+
+extension MemTable where Value: Equatable {
+    /// Merges the full table of equal entries under the `level` entry at
+    /// `address` into one large entry.
+    ///
+    /// - Parameters:
+    ///   - address: Any address in the range to merge.
+    ///   - level: The level of the large entry to make (above ``PageLevel/pte``).
+    /// - Returns: true if merged; false if the range's entries are not all
+    ///   present, at the level below, and equal.
+    /// - Corresponding C function: `mem_table_merge`.
+    @discardableResult
+    public mutating func merge(at address: PhysicalAddress, level: PageLevel) throws(MemTableError) -> Bool {
+        makeUnique()
+        return try storage.merge(address.rawValue, level: level, equal: ==)
+    }
+}

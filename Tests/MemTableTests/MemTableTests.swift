@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// memtable: the Swift layer's tests.
+
+import MemTable
+import Testing
+
+import MemTableTestSupport
+
+/// Counts the instances of `Tracked` alive, per test.
+final class Lives {
+    var alive = 0
+    var made = 0
+}
+
+/// A value whose life is counted: every stored value must die exactly once.
+final class Tracked: Equatable, CustomStringConvertible {
+    let lives: Lives
+    let id: Int
+    init(_ lives: Lives, _ id: Int) {
+        self.lives = lives
+        self.id = id
+        lives.alive += 1
+        lives.made += 1
+    }
+    deinit { lives.alive -= 1 }
+    static func == (a: Tracked, b: Tracked) -> Bool { a.id == b.id }
+    var description: String { "#\(id)" }
+}
+
+let KiB: UInt64 = 1 << 10
+let MiB: UInt64 = 1 << 20
+let GiB: UInt64 = 1 << 30
+
+@Suite("PhysicalAddress and PageFrameNumber")
+struct AddressTests {
+    @Test func literalsDescriptionsAndOrder() {
+        let pa: PhysicalAddress = 0x1234_5678
+        #expect(pa.description == "0x12345678")
+        #expect(pa.pageFrame == 0x12345)
+        #expect(pa.pageFrame.description == "pfn 0x12345")
+        #expect(pa.pageFrame.address == 0x1234_5000)
+        #expect(PhysicalAddress(pageFrame: 3, pageShift: 14) == 0xC000)
+        #expect(pa.pageFrame(pageShift: 21) == 0x91)
+        #expect(PhysicalAddress(1) < PhysicalAddress(2))
+        #expect(Set([pa, pa, pa + 1]).count == 2)
+    }
+}
+
+@Suite("MemTable as a dictionary")
+struct DictionaryTests {
+    @Test func getSetRemove() {
+        var t = MemTable<Int>()
+        #expect(t.isEmpty && t.count == 0)
+        t[0x1000] = 1
+        t[0x2fff] = 2
+        #expect(t[0x1abc] == 1 && t[0x2000] == 2 && t[0x3000] == nil)
+        #expect(t.count == 2)
+        t[0x1000] = 10
+        #expect(t[0x1fff] == 10 && t.count == 2)
+        t[0x1000] = nil
+        #expect(t[0x1000] == nil && t.count == 1)
+        #expect(t.removeValue(forAddress: 0x2000) == 2)
+        #expect(t.removeValue(forAddress: 0x2000) == nil)
+        #expect(t.isEmpty)
+    }
+
+    @Test func updateValueReturnsTheOldOne() throws {
+        var t = MemTable<String>()
+        #expect(try t.updateValue("a", forAddress: 0x5000) == nil)
+        #expect(try t.updateValue("b", forAddress: 0x5001) == "a")
+        #expect(t[0x5000] == "b")
+    }
+
+    @Test func defaultSubscriptChangesInPlace() {
+        var t = MemTable<Int>()
+        for _ in 0..<5 { t[0x7000, default: 0] += 1 }
+        t[0x7123, default: 100] += 1
+        #expect(t[0x7000] == 6 && t.count == 1)
+        var s = MemTable<[Int]>()
+        s[0x1000, default: []].append(1)
+        s[0x1000, default: []].append(2)
+        #expect(s[0x1000] == [1, 2])
+    }
+
+    @Test func removeAllAndLiterals() {
+        var t: MemTable<Int> = [0x1000: 1, 0x2000: 2, 0x40_0000: 3]
+        #expect(t.count == 3)
+        #expect(t.description == "MemTable([0x1000: 1, 0x2000: 2, 0x400000: 3])")
+        t.removeAll()
+        #expect(t.isEmpty && t[0x1000] == nil)
+        t[0x1000] = 5
+        #expect(t.count == 1)
+    }
+
+    @Test func valuesOfEveryKind() {
+        enum Colour: Equatable { case red, green(Int), blue(String) }
+        struct Wide: Equatable { var a, b, c: Int }
+        var colours = MemTable<Colour>()
+        colours[0x1000] = .green(3)
+        colours[0x2000] = .blue("x")
+        #expect(colours[0x1000] == .green(3) && colours[0x2000] == .blue("x"))
+        var wide = MemTable<Wide>()
+        wide[0] = Wide(a: 1, b: 2, c: 3)
+        #expect(wide[0] == Wide(a: 1, b: 2, c: 3))
+        // Integers at the edges of what fits in a slot, and past them.
+        var ints = MemTable<Int>()
+        let edges = [0, 1, -1, Int.max, Int.min, 1 << 61, -(1 << 61), (1 << 61) - 1, (1 << 61) + 1]
+        for (i, v) in edges.enumerated() { ints[PhysicalAddress(UInt64(i) << 12)] = v }
+        for (i, v) in edges.enumerated() { #expect(ints[PhysicalAddress(UInt64(i) << 12)] == v) }
+        var doubles = MemTable<Double>()
+        doubles[0] = -0.0
+        doubles[0x1000] = .infinity
+        #expect(doubles[0]?.sign == .minus && doubles[0x1000] == .infinity)
+        var small = MemTable<(UInt8, Bool)>()
+        small[0] = (7, true)
+        #expect(small[0]! == (7, true))
+        var unit = MemTable<Void>()
+        unit[0x1000] = ()
+        #expect(unit.count == 1)
+    }
+}
+
+@Suite("Value lifetimes: every value released exactly once")
+struct LifetimeTests {
+    @Test func overwriteEraseAndDrop() {
+        let lives = Lives()
+        do {
+            var t = MemTable<Tracked>()
+            t[0x1000] = Tracked(lives, 1)
+            t[0x1000] = Tracked(lives, 2)
+            #expect(lives.alive == 1)
+            t[0x2000] = Tracked(lives, 3)
+            t[0x2000] = nil
+            #expect(lives.alive == 1)
+            t[0x3000] = Tracked(lives, 4)
+            t.removeAll()
+            #expect(lives.alive == 0)
+            t[0x4000] = Tracked(lives, 5)
+        }
+        #expect(lives.alive == 0 && lives.made == 5)
+    }
+
+    @Test func largeEntriesSplitAndMerge() throws {
+        let lives = Lives()
+        do {
+            var t = MemTable<Tracked>()
+            try t.updateValue(Tracked(lives, 1), forAddress: PhysicalAddress(2 * MiB), level: .pmd)
+            // Storing a page inside splits the 2 MiB entry: 512 entries share one value.
+            t[PhysicalAddress(2 * MiB + 4 * KiB)] = Tracked(lives, 2)
+            #expect(t.count == 512 && lives.alive == 2)
+            #expect(t[PhysicalAddress(3 * MiB)]?.id == 1)
+            // Equal again, and merged back.
+            do {
+                let one = t[PhysicalAddress(2 * MiB)]!
+                t[PhysicalAddress(2 * MiB + 4 * KiB)] = one
+            }
+            #expect(lives.alive == 1)
+            #expect(try t.merge(at: PhysicalAddress(2 * MiB), level: .pmd))
+            #expect(t.count == 1 && t.entry(containing: PhysicalAddress(3 * MiB))?.level == .pmd)
+            try t.split(at: PhysicalAddress(2 * MiB + 8 * KiB))
+            #expect(t.count == 512 && lives.alive == 1)
+            try t.setValue(Tracked(lives, 3), forRange: PhysicalAddress(0)..<PhysicalAddress(6 * MiB + 8 * KiB))
+            #expect(lives.alive == 1 && t.count == 3 + 2)
+            #expect(try t.removeValues(inRange: PhysicalAddress(0)..<PhysicalAddress(2 * MiB)) == 1)
+        }
+        #expect(lives.alive == 0)
+    }
+
+    @Test func copyOnWriteKeepsBothAlive() {
+        let lives = Lives()
+        do {
+            var a = MemTable<Tracked>()
+            a[0x1000] = Tracked(lives, 1)
+            var b = a
+            b[0x1000] = Tracked(lives, 2)
+            #expect(a[0x1000]?.id == 1 && b[0x1000]?.id == 2)
+            #expect(lives.alive == 2)
+            var c = b
+            c[0x2000] = Tracked(lives, 3)
+            _ = c.removeValue(forAddress: 0x1000)
+            #expect(b[0x1000]?.id == 2 && b[0x2000] == nil && lives.alive == 3)
+        }
+        #expect(lives.alive == 0)
+    }
+}
+
+@Suite("Copy on write")
+struct CopyOnWriteTests {
+    @Test func copiesAreIndependent() throws {
+        var a: MemTable<Int> = [0x1000: 1]
+        var b = a
+        b[0x1000, default: 0] += 10
+        b[0x2000] = 2
+        #expect(a[0x1000] == 1 && a[0x2000] == nil && a.count == 1)
+        #expect(b[0x1000] == 11 && b.count == 2)
+        let c = b
+        try b.updateValue(5, forAddress: PhysicalAddress(GiB), level: .pud)
+        #expect(c.count == 2 && b.count == 3)
+        #expect(a != b && b != c && c == c)
+        a.removeAll()
+        #expect(b[0x1000] == 11)
+    }
+
+    @Test func boxedValuesAreCopiedBeforeAChange() {
+        var a = MemTable<[Int]>()
+        a[0x1000] = [1]
+        var b = a
+        b[0x1000, default: []].append(2)
+        #expect(a[0x1000] == [1] && b[0x1000] == [1, 2])
+    }
+
+    @Test func iterationSeesTheTableAsItWas() {
+        var t: MemTable<Int> = [0x1000: 1, 0x2000: 2]
+        var seen: [Int] = []
+        for (address, value) in t {
+            seen.append(value)
+            t[address + 0x10_0000] = value * 10
+        }
+        #expect(seen == [1, 2] && t.count == 4)
+    }
+}
+
+@Suite("Large entries")
+struct LargePageTests {
+    @Test func storeReadSplitMerge() throws {
+        var t = MemTable<Int>()
+        try t.updateValue(7, forAddress: 0x4020_0000, level: .pmd)
+        #expect(t[0x4020_0000] == 7 && t[0x403f_ffff] == 7 && t[0x4040_0000] == nil)
+        let e = try #require(t.entry(containing: 0x4030_0000))
+        #expect(e.range == PhysicalAddress(0x4020_0000)..<PhysicalAddress(0x4040_0000))
+        #expect(e.level == .pmd && e.value == 7)
+        try t.updateValue(9, forAddress: PhysicalAddress(3 * GiB), level: .pud)
+        #expect(t.entry(containing: PhysicalAddress(4 * GiB - 1))?.level == .pud)
+        #expect(t.count == 2)
+        // A page store inside splits; merging needs equal values.
+        t[0x4030_0000] = 8
+        #expect(t.count == 512 + 1)
+        #expect(try t.merge(at: 0x4020_0000, level: .pmd) == false)
+        t[0x4030_0000] = 7
+        #expect(try t.merge(at: 0x4020_0000, level: .pmd) == true)
+        #expect(t.count == 2)
+        try t.split(at: PhysicalAddress(3 * GiB + 5 * MiB), to: .pte)
+        #expect(t.count == 1 + 512 + 511)
+        #expect(try t.merge(at: PhysicalAddress(3 * GiB + 5 * MiB), level: .pmd))
+        #expect(try t.merge(at: PhysicalAddress(3 * GiB), level: .pud))
+        #expect(t.count == 2)
+    }
+
+    @Test func ranges() throws {
+        var t = MemTable<Int>()
+        try t.setValue(5, forRange: PhysicalAddress(4 * KiB)..<PhysicalAddress(2 * GiB + 8 * KiB))
+        let s = t.statistics
+        #expect(s.entries[0] == 513 && s.entries[1] == 511 && s.entries[2] == 1)
+        #expect(s.pages == Int((2 * GiB + 4 * KiB) / (4 * KiB)))
+        #expect(s.inlineEntries == s.entries)
+        #expect(try t.removeValues(inRange: PhysicalAddress(GiB)..<PhysicalAddress(GiB + 4 * KiB)) == 1)
+        #expect(t[PhysicalAddress(GiB)] == nil && t[PhysicalAddress(GiB + 4 * KiB)] == 5)
+    }
+}
+
+@Suite("Errors")
+struct ErrorTests {
+    @Test func typedErrorsLeaveTheTableAlone() throws {
+        var t: MemTable<Int> = [0x1000: 1]
+        #expect(throws: MemTableError.addressOutOfRange(PhysicalAddress(1 << 46), limit: 1 << 46)) {
+            try t.updateValue(1, forAddress: PhysicalAddress(1 << 46))
+        }
+        #expect(throws: MemTableError.unalignedAddress(0x1000, level: .pmd)) {
+            try t.updateValue(1, forAddress: 0x1000, level: .pmd)
+        }
+        #expect(throws: MemTableError.levelNotInGeometry(7)) {
+            try t.updateValue(1, forAddress: 0, level: 7)
+        }
+        #expect(throws: MemTableError.smallerEntriesPresent(0, level: .pmd)) {
+            try t.updateValue(1, forAddress: 0, level: .pmd)
+        }
+        #expect(throws: MemTableError.noEntry(0x5000)) { try t.split(at: 0x5000) }
+        #expect(throws: MemTableError.invalidRange(PhysicalAddress(1)..<PhysicalAddress(0x1000))) {
+            try t.setValue(1, forRange: PhysicalAddress(1)..<PhysicalAddress(0x1000))
+        }
+        #expect(throws: MemTableError.invalidGeometry) {
+            _ = try Geometry(pageShift: 12, bitsPerLevel: 0, physicalAddressBits: 46)
+        }
+        #expect(t.count == 1 && t[0x1000] == 1)
+        #expect(t[PhysicalAddress(1 << 46)] == nil && t[PhysicalAddress(.max)] == nil)
+        #expect(MemTableError.levelNotInGeometry(7).description == "the table's geometry has no level 7")
+    }
+
+    @Test func settingOutOfRangeThroughTheSubscriptTraps() async {
+        await #expect(processExitsWith: .failure) {
+            var t = MemTable<Int>()
+            t[PhysicalAddress(1 << 46)] = 1
+        }
+    }
+}
+
+@Suite("Iteration")
+struct IterationTests {
+    @Test func ascendingOrderAndRanges() throws {
+        var t = MemTable<Int>()
+        let addresses: [UInt64] = [600 * GiB, 4096, 64 * GiB - 4096, 2 * MiB + 4096, 0]
+        for (i, a) in addresses.enumerated() { t[PhysicalAddress(a)] = i }
+        try t.updateValue(99, forAddress: PhysicalAddress(2 * GiB), level: .pud)
+        #expect(t.map(\.address.rawValue) == [0, 4096, 2 * MiB + 4096, 2 * GiB, 64 * GiB - 4096, 600 * GiB])
+        #expect(t.map(\.value) == [4, 1, 3, 99, 2, 0])
+        let some = t.entries(in: PhysicalAddress(3 * GiB - 1)..<PhysicalAddress(600 * GiB))
+        #expect(some.map(\.value) == [99, 2])
+        #expect(t.entries(in: PhysicalAddress(1 << 50)..<PhysicalAddress(1 << 51)).map(\.value).isEmpty)
+        #expect(MemTable<Int>().map(\.value).isEmpty)
+        // The very last page of the geometry.
+        t[PhysicalAddress((1 << 46) - 1)] = 7
+        #expect(t.entries.map(\.value).last == 7)
+    }
+}
+
+@Suite("Geometries and statistics")
+struct GeometryTests {
+    @Test(arguments: [
+        (Geometry.x86_64, 4, 46), (.x86_64_LA57, 5, 52), (.arm64_4K, 4, 48),
+        (.arm64_16K, 4, 48), (.arm64_64K, 3, 48),
+    ])
+    func presets(geometry: Geometry, levels: Int, bits: Int) throws {
+        #expect(geometry.levelCount == levels && geometry.physicalAddressBits == bits)
+        var t = MemTable<Int>(geometry: geometry)
+        let last = PhysicalAddress(geometry.addressLimit - 1)
+        t[last] = 1
+        t[0] = 2
+        #expect(t[last] == 1 && t.geometry == geometry)
+        #expect(t.entry(containing: last)?.range.lowerBound == PhysicalAddress(geometry.addressLimit - geometry.pageSize))
+        let big = geometry.entrySize(at: .pmd)
+        try t.updateValue(3, forAddress: PhysicalAddress(big), level: .pmd)
+        #expect(t[PhysicalAddress(2 * big - 1)] == 3)
+    }
+
+    @Test func customGeometryAndStatistics() throws {
+        let g = try Geometry(pageShift: 12, bitsPerLevel: 3, physicalAddressBits: 24)
+        #expect(g.levelCount == 4 && g.entryCount(at: 3) == 8 && g.description.hasPrefix("4 KiB pages"))
+        var t = MemTable<Int>(geometry: g)
+        for page in 0..<100 { t[PhysicalAddress(UInt64(page) << 12)] = page }
+        let s = t.statistics
+        #expect(s.count == 100 && s.entries[0] == 100 && s.pages == 100)
+        #expect(s.tables == [13, 2, 1, 1])
+        #expect(s.bytes > 0)
+    }
+
+    @Test func trivialValuesNeedNoAllocationPerEntry() async {
+        // In a process of its own: other tests allocate concurrently.
+        await #expect(processExitsWith: .success) {
+            var t = MemTable<Int>()
+            // The first tables, and the runtime's metadata for the paths used.
+            t[0] = 0
+            t[0, default: 0] += 1
+            t[0x1000, default: 0] += 1
+            let before = memtable_test_heap_in_use()
+            for page in 2..<512 { t[PhysicalAddress(UInt64(page) << 12), default: 0] += page }
+            for page in 0..<512 { t[PhysicalAddress(UInt64(page) << 12), default: 0] += 1 }
+            let after = memtable_test_heap_in_use()
+            // 510 new entries and 512 changes in one existing table: a box per
+            // entry would be 16 KiB; a debug build's runtime caches take a few
+            // bytes, a release build's nothing.
+            precondition(after - before < 510, "heap grew by \(after - before) bytes")
+            precondition(t.statistics.inlineEntries[0] == 512)
+        }
+    }
+}
+
+@Suite("Random operations against Dictionary")
+struct ModelTests {
+    /// xorshift64*, the same generator as the C tests.
+    struct Rng {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state ^= state >> 12
+            state ^= state << 25
+            state ^= state >> 27
+            return state &* 0x2545_F491_4F6C_DD1D
+        }
+        mutating func below(_ n: UInt64) -> UInt64 { next() % n }
+    }
+
+    @Test func againstDictionary() throws {
+        let seed = UInt64.random(in: 1...UInt64.max)
+        print("MemTable random model: seed \(seed)")
+        let g = try Geometry(pageShift: 12, bitsPerLevel: 3, physicalAddressBits: 24)
+        var rng = Rng(state: seed)
+        var table = MemTable<Int>(geometry: g)
+        var model: [UInt64: Int] = [:]
+        var copies: [(MemTable<Int>, [UInt64: Int])] = []
+        let pages = g.addressLimit >> 12
+        for op in 0..<20_000 {
+            let page = rng.below(pages + 4)
+            let address = PhysicalAddress(page << 12 | rng.below(4096))
+            let value = Int(truncatingIfNeeded: rng.next()) >> Int(rng.below(64))
+            let inRange = page < pages
+            switch rng.below(10) {
+            case 0, 1:
+                #expect(table[address] == model[page], "seed \(seed) op \(op): get \(address)")
+            case 2, 3:
+                if inRange {
+                    #expect(try table.updateValue(value, forAddress: address) == model[page],
+                            "seed \(seed) op \(op)")
+                    model[page] = value
+                }
+            case 4:
+                if inRange {
+                    table[address, default: 0] += 1
+                    model[page, default: 0] += 1
+                }
+            case 5:
+                if let e = table.entry(containing: address) {
+                    var p = e.range.lowerBound.rawValue >> 12
+                    while p < e.range.upperBound.rawValue >> 12 { model[p] = nil; p += 1 }
+                }
+                table.removeValue(forAddress: address)
+            case 6:
+                let level = PageLevel(rawValue: Int(rng.below(3)))
+                let size = g.entrySize(at: level)
+                let start = (page << 12) & ~(size - 1)
+                if start + size <= g.addressLimit {
+                    try table.setValue(value, forRange: PhysicalAddress(start)..<PhysicalAddress(start + size))
+                    for p in (start >> 12)..<((start + size) >> 12) { model[p] = value }
+                }
+            case 7:
+                let level = PageLevel(rawValue: 1 + Int(rng.below(3)))
+                if inRange { _ = try table.merge(at: address, level: level) }
+            case 8:
+                if copies.count < 4 { copies.append((table, model)) }
+            default:
+                #expect(table.count <= model.count, "seed \(seed) op \(op)")
+            }
+        }
+        // Expanded to pages, the table is the model; so are the copies.
+        copies.append((table, model))
+        for (t, m) in copies {
+            var pagesSeen: [UInt64: Int] = [:]
+            for e in t.entries {
+                var p = e.range.lowerBound.rawValue >> 12
+                while p < e.range.upperBound.rawValue >> 12 { pagesSeen[p] = e.value; p += 1 }
+            }
+            #expect(pagesSeen == m, "seed \(seed): table and Dictionary differ")
+        }
+    }
+}
