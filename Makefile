@@ -48,7 +48,7 @@ DEB_PKGS := libbsd-dev pkg-config valgrind
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all lib deps test test-c check-c check-small check-sanitize check-valgrind \
-        check-rfc check-install check-headers swift-build swift-test demo \
+        check-rfc check-install check-headers check-readme swift-build swift-test demo \
         install uninstall clean
 
 all: lib
@@ -87,6 +87,12 @@ deps:
 
 # The first C block of README.md, which must compile as written.
 README_EXAMPLE := awk '/^```c$$/{f=1;next} f&&/^```$$/{exit} f' README.md
+
+# The README's Swift example is the test that runs it, line for line.
+check-readme:
+	@diff <(awk '/^```swift$$/{f=1;next} f&&/^```$$/{exit} f' README.md | sed '1,2d') \
+	      <(sed -n '/README begin/,/README end/{/README/d;s/^    //;p;}' Tests/MemTableTests/ReadmeExampleTests.swift) \
+	  && echo "readme: the Swift example is Tests/MemTableTests/ReadmeExampleTests.swift's"
 
 # --------------------------------------------------------------- tests ---
 #
@@ -191,7 +197,7 @@ check-install: lib
 
 test-c: deps
 	$(MAKE) lib
-	$(MAKE) check-headers check-rfc check-install
+	$(MAKE) check-headers check-rfc check-install check-readme
 	$(MAKE) check-small check-sanitize check-valgrind
 	$(MAKE) check-c
 
@@ -200,7 +206,7 @@ test-c: deps
 swift-build:
 	swift build -Xswiftc -warnings-as-errors
 
-swift-test:
+swift-test: swift-build
 	swift test
 
 test: test-c
