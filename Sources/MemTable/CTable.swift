@@ -386,17 +386,22 @@ final class Storage<Value> {
 
     // MARK: Errors
 
+    /// The C library's order: the address, then the level.
     private func check(_ address: UInt64, level: PageLevel) throws(MemTableError) {
-        guard level.rawValue >= 0, level.rawValue < geometry.levelCount else {
-            throw .levelNotInGeometry(level)
-        }
         guard address < geometry.addressLimit || geometry.physicalAddressBits >= 64 else {
             throw .addressOutOfRange(PhysicalAddress(address), limit: geometry.addressLimit)
         }
+        guard level.rawValue >= 0, level.rawValue < geometry.levelCount else {
+            throw .levelNotInGeometry(level)
+        }
     }
 
+    /// The C library's order: the start, the range's shape, the end.
     private func checkRange(_ start: UInt64, _ end: UInt64) throws(MemTableError) {
         let page = geometry.pageSize
+        guard start < geometry.addressLimit else {
+            throw .addressOutOfRange(PhysicalAddress(start), limit: geometry.addressLimit)
+        }
         guard start < end, start % page == 0, end % page == 0 else {
             throw .invalidRange(PhysicalAddress(start)..<PhysicalAddress(end))
         }
