@@ -44,11 +44,12 @@ STATIC   := $(B)/$(LIBNAME).a
 
 # Debian packages the build and the tests need; `make deps` installs the
 # missing ones. swift itself comes with the machine.
-DEB_PKGS := libbsd-dev pkg-config valgrind
+DEB_PKGS := libbsd-dev pkg-config valgrind binutils
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all lib deps test test-c check-c check-small check-sanitize check-valgrind \
         check-rfc check-install check-headers check-readme swift-build swift-test demo \
+        check-traces check-diff check-fault check-fuzz fuzz swift-sanitize swift-valgrind \
         install uninstall clean
 
 all: lib
@@ -201,6 +202,89 @@ test-c: deps
 	$(MAKE) check-small check-sanitize check-valgrind
 	$(MAKE) check-c
 
+# ---------------------------------------------------------------- traces ---
+#
+# Operation traces (Tests/TRACES.md): the C replay through the library or
+# the model, the C generator, the replay with allocation failures, the
+# fuzzer, and the differential check against the Swift replay.
+
+TRACE_DIR  := Tests/C/trace
+TRACE_LIB  := $(TRACE_DIR)/trace.c $(TRACE_DIR)/engine_lib.c $(TRACE_DIR)/engine_model.c
+TRACE_HDRS := $(TRACE_DIR)/trace.h $(HEADERS)
+TRACES     := $(wildcard Tests/traces/*.trace)
+T          := $(B)/trace
+TRACE_CFLAGS := $(STD) $(WARNINGS) -O2 -g -Iinclude -I$(TRACE_DIR)
+SWIFT_TRACE := .build/release/memtable-trace
+DIFF_SEEDS ?= 1000
+DIFF_OPS   ?= 1000
+FUZZ_CC    ?= clang
+FUZZ_TIME  ?= 60
+
+$(T):
+	mkdir -p $@
+
+$(T)/memtable-replay: $(TRACE_DIR)/replay.c $(TRACE_LIB) $(TRACE_HDRS) $(OBJS) | $(T)
+	$(CC) $(TRACE_CFLAGS) -o $@ $(TRACE_DIR)/replay.c $(TRACE_LIB) $(OBJS) -lbsd
+
+$(T)/memtable-replay-faults: $(TRACE_DIR)/replay.c $(TRACE_LIB) $(TRACE_HDRS) $(B)/test/lib.o $(TEST_SRCS) | $(T)
+	$(CC) $(TRACE_CFLAGS) -ITests/C -DTRACE_FAULTS -o $@ $(TRACE_DIR)/replay.c $(TRACE_LIB) \
+	    $(TEST_SRCS) $(B)/test/lib.o -lbsd
+
+$(T)/memtable-gen: $(TRACE_DIR)/gen.c $(TRACE_DIR)/trace.c $(TRACE_DIR)/trace.h | $(T)
+	$(CC) $(TRACE_CFLAGS) -o $@ $(TRACE_DIR)/gen.c $(TRACE_DIR)/trace.c -lbsd
+
+$(T)/fuzz: $(TRACE_DIR)/fuzz.c $(TRACE_LIB) $(TRACE_HDRS) $(SRCS) $(INTERNAL) | $(T)
+	$(FUZZ_CC) $(STD) -g -O1 -fuse-ld=lld -Iinclude -I$(TRACE_DIR) -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -o $@ $(TRACE_DIR)/fuzz.c $(TRACE_LIB) $(SRCS) -lbsd
+
+$(SWIFT_TRACE): Package.swift $(wildcard Sources/*/*.swift) $(SRCS) $(HEADERS)
+	swift build -c release --product memtable-trace
+
+# Each example trace: its expected transcript, and the same from all four.
+check-traces: $(T)/memtable-replay $(SWIFT_TRACE)
+	@for t in $(TRACES); do \
+	  $(T)/memtable-replay $$t > $(T)/c.out && \
+	  diff -u $${t%.trace}.expected $(T)/c.out && \
+	  $(T)/memtable-replay --model $$t | diff -u $(T)/c.out - && \
+	  $(SWIFT_TRACE) replay $$t | diff -u $(T)/c.out - && \
+	  $(SWIFT_TRACE) replay --model $$t | diff -u $(T)/c.out - || exit 1; \
+	done; echo "traces: $(words $(TRACES)) example traces, four identical transcripts each"
+	@printf 'store 0x1000 0 1\nstroe 0x2000 0 1\n' > $(T)/bad.trace; \
+	! $(T)/memtable-replay $(T)/bad.trace > /dev/null 2> $(T)/bad.err && \
+	grep -q "line 2: unknown operation 'stroe'" $(T)/bad.err && \
+	! $(SWIFT_TRACE) replay $(T)/bad.trace > /dev/null 2> $(T)/bad.err && \
+	grep -q "line 2: unknown operation 'stroe'" $(T)/bad.err && \
+	echo "traces: a malformed line is refused with its number by both replays"
+
+# Many seeds, both generators, four transcripts each; two halves at once.
+check-diff: $(T)/memtable-replay $(T)/memtable-gen $(SWIFT_TRACE)
+	@half=$$(( $(DIFF_SEEDS) / 2 )); \
+	$(SWIFT_TRACE) check --c-replay $(T)/memtable-replay --c-gen $(T)/memtable-gen \
+	    --seeds $$half --ops $(DIFF_OPS) --first $$(( $(SEED) % 100000 * 1000 + 1 )) --out $(T) & a=$$!; \
+	$(SWIFT_TRACE) check --c-replay $(T)/memtable-replay --c-gen $(T)/memtable-gen \
+	    --seeds $$(( $(DIFF_SEEDS) - half )) --ops $(DIFF_OPS) \
+	    --first $$(( $(SEED) % 100000 * 1000 + 1 + half )) --out $(T); b=$$?; \
+	wait $$a && [ $$b = 0 ]
+
+# Every operation of every example trace and of generated ones, with each
+# of its allocations failing in turn: the same transcript, nothing leaked.
+check-fault: $(T)/memtable-replay $(T)/memtable-replay-faults $(T)/memtable-gen
+	@for t in $(TRACES) $$(for s in 1 2 3 4 5 6 7 8; do $(T)/memtable-gen $$s 2000 > $(T)/fault-$$s.trace; \
+	        echo $(T)/fault-$$s.trace; done); do \
+	  $(T)/memtable-replay-faults --fail-each $$t 2>> $(T)/fault.log > $(T)/f.out || { cat $(T)/fault.log; exit 1; }; \
+	  $(T)/memtable-replay $$t | diff -u - $(T)/f.out || exit 1; \
+	done; echo "faults: $$(grep -c . $(T)/fault.log) traces:"; \
+	awk '{ n += $$3; v += $$9 } END { printf "  %d allocation failures injected, %d changed a table, transcripts unchanged\n", n, v }' $(T)/fault.log; \
+	rm -f $(T)/fault.log
+
+fuzz: $(T)/fuzz
+	mkdir -p $(T)/corpus && cp $(TRACES) $(T)/corpus/
+	$(T)/fuzz -max_total_time=$(FUZZ_TIME) -max_len=4096 -dict=$(TRACE_DIR)/fuzz.dict $(T)/corpus
+
+check-fuzz: $(T)/fuzz
+	mkdir -p $(T)/corpus && cp $(TRACES) $(T)/corpus/
+	$(T)/fuzz -seed=1 -runs=20000 -max_len=4096 -dict=$(TRACE_DIR)/fuzz.dict $(T)/corpus 2>&1 | tail -n 3
+
 # ---------------------------------------------------------------- swift ---
 
 swift-build:
@@ -209,8 +293,25 @@ swift-build:
 swift-test: swift-build
 	swift test
 
+# The Swift tests under AddressSanitizer and ThreadSanitizer, and the Swift
+# replay under valgrind, each in a build folder of its own.
+swift-sanitize:
+	swift test --scratch-path .build-asan --sanitize=address
+	swift test --scratch-path .build-tsan --sanitize=thread --filter Concurrency
+
+swift-valgrind: $(SWIFT_TRACE)
+	@cp $(SWIFT_TRACE) $(T)/memtable-trace-stripped && strip $(T)/memtable-trace-stripped
+	@for t in $(TRACES); do \
+	  valgrind -q --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite \
+	    --error-exitcode=1 $(T)/memtable-trace-stripped replay $$t > $(T)/v.out || exit 1; \
+	  diff -q $${t%.trace}.expected $(T)/v.out || exit 1; \
+	done; echo "valgrind: the Swift replay of $(words $(TRACES)) traces: no error, no leak"
+
 test: test-c
 	$(MAKE) swift-test
+	$(MAKE) check-traces check-fault check-fuzz swift-valgrind
+	$(MAKE) check-diff
+	$(MAKE) swift-sanitize
 	@grep -h "random model" $(B)/test/summary-*.txt
 	@awk '/^(rfc fixes: )?[0-9]+ passed, [0-9]+ failed$$/ { p += $$(NF-3); f += $$(NF-1) } \
 	     END { printf "C tests (seed %s): %d passed, %d failed\n", "$(SEED)", p, f; exit f != 0 }' \
@@ -243,4 +344,4 @@ uninstall:
 	rm -f "$(DESTDIR)$(pkgconfigdir)/memtable.pc"
 
 clean:
-	rm -rf $(B) .build
+	rm -rf $(B) .build .build-asan .build-tsan

@@ -11,6 +11,7 @@ let package = Package(
     name: "memtable",
     products: [
         .library(name: "MemTable", targets: ["MemTable"]),
+        .executable(name: "memtable-trace", targets: ["memtable-trace"]),
     ],
     targets: [
         .target(
@@ -22,6 +23,10 @@ let package = Package(
         .target(
             name: "MemTable",
             dependencies: ["CMemTable"]
+        ),
+        .executableTarget(
+            name: "memtable-trace",
+            dependencies: ["MemTable"]
         ),
         .target(
             name: "MemTableTestSupport",

@@ -59,7 +59,8 @@ int main(int argc, char **argv)
 {
 	const char *errstr, *name = argc > 3 ? argv[3] : NULL;
 	const struct trace_geometry *g;
-	static const char *const names[] = { "small", "tiny", "x86_64", "small", "arm64_16k" };
+	static const char *const names[] = { "small", "tiny", "x86_64", "small", "x86_64",
+					     "tiny", "x86_64_la57", "small", "x86_64", "arm64_16k" };
 	uint64_t slots[4], limit, ops, i, seed;
 	unsigned int nlevels, n;
 
@@ -73,7 +74,7 @@ int main(int argc, char **argv)
 		errx(2, "operations %s: %s", argv[2], errstr);
 	state = seed * 0x9E3779B97F4A7C15ULL + 1;
 	if (!name)
-		name = names[rng() % 5];
+		name = names[rng() % 10];
 	g = trace_geometry(name);
 	if (!g)
 		errx(2, "unknown geometry %s", name);

@@ -166,6 +166,177 @@ static void print_sizes(FILE *out, const char *what, const size_t *v, unsigned i
 		fprintf(out, "%c%zu", i ? ',' : ' ', v[i]);
 }
 
+struct trace_faults *trace_faults;
+
+/* Run one operation on table @cur; 3 or 4 for a malformed clone, use or free. */
+static int run_op(const struct engine *e, const struct trace_line *t, int cur, bool *live,
+		  FILE *out)
+{
+	struct trace_leaf leaf;
+	struct trace_stats st;
+	bool had;
+	int i, r;
+
+	switch (t->op) {
+	case OP_STORE:
+	case OP_CREATE:
+		if (t->op == OP_STORE) {
+			fprintf(out, "store 0x%" PRIx64 " %" PRIu64 " %" PRIu64 ":", t->a, t->level, t->value);
+			r = e->store(cur, t->a, (unsigned int)t->level, t->value, &had, &leaf);
+		} else {
+			fprintf(out, "create 0x%" PRIx64 " %" PRIu64 ":", t->a, t->value);
+			r = e->create(cur, t->a, t->value, &had, &leaf);
+		}
+		if (r) {
+			fprintf(out, " error %s\n", trace_errname(r));
+		} else if (had) {
+			fprintf(out, " ok, was ");
+			print_leaf(out, &leaf);
+			fputc('\n', out);
+		} else {
+			fprintf(out, " ok\n");
+		}
+		break;
+	case OP_FIND:
+	case OP_LOAD:
+	case OP_ERASE:
+	case OP_NEXT:
+		fprintf(out, "%s 0x%" PRIx64 ": ",
+			t->op == OP_FIND ? "find" : t->op == OP_LOAD ? "load" :
+			t->op == OP_ERASE ? "erase" : "next", t->a);
+		had = t->op == OP_ERASE ? e->erase(cur, t->a, &leaf) :
+		      t->op == OP_NEXT ? e->next(cur, t->a, &leaf) :
+		      t->op == OP_FIND ? e->find(cur, t->a, &leaf) : e->load(cur, t->a, &leaf);
+		if (had)
+			print_leaf(out, &leaf);
+		else
+			fprintf(out, "none");
+		fputc('\n', out);
+		break;
+	case OP_SPLIT:
+	case OP_MERGE:
+		fprintf(out, "%s 0x%" PRIx64 " %" PRIu64 ": ", t->op == OP_SPLIT ? "split" : "merge",
+			t->a, t->level);
+		r = t->op == OP_SPLIT ? e->split(cur, t->a, (unsigned int)t->level) :
+				       e->merge(cur, t->a, (unsigned int)t->level);
+		if (t->op == OP_MERGE && (r == -ENOENT || r == -EBUSY))
+			fprintf(out, "no\n");
+		else if (r)
+			fprintf(out, "error %s\n", trace_errname(r));
+		else
+			fprintf(out, "ok\n");
+		break;
+	case OP_STORE_RANGE:
+		fprintf(out, "store_range 0x%" PRIx64 " 0x%" PRIx64 " %" PRIu64 ": ", t->a, t->b, t->value);
+		r = e->store_range(cur, t->a, t->b, t->value);
+		if (r)
+			fprintf(out, "error %s\n", trace_errname(r));
+		else
+			fprintf(out, "ok\n");
+		break;
+	case OP_ERASE_RANGE: {
+		long n;
+
+		fprintf(out, "erase_range 0x%" PRIx64 " 0x%" PRIx64 ": ", t->a, t->b);
+		n = e->erase_range(cur, t->a, t->b);
+		if (n < 0)
+			fprintf(out, "error %s\n", trace_errname(n));
+		else
+			fprintf(out, "%ld erased\n", n);
+		break;
+	}
+	case OP_WALK: {
+		struct digest d = { 0xcbf29ce484222325ULL, 0, out };
+
+		fprintf(out, "walk 0x%" PRIx64 " 0x%" PRIx64 ":", t->a, t->b);
+		e->walk(cur, t->a, t->b, digest_leaf, &d);
+		fprintf(out, "%s%zu leaves, fnv 0x%016" PRIx64 "\n", d.n ? "; " : " ", d.n, d.fnv);
+		break;
+	}
+	case OP_COUNT:
+		fprintf(out, "count: %zu\n", e->count(cur));
+		break;
+	case OP_STATS:
+		e->stats(cur, &st);
+		fprintf(out, "stats: count %zu pages %zu", st.count, st.pages);
+		print_sizes(out, "leaves", st.leaves, st.nlevels);
+		print_sizes(out, "tables", st.tables, st.nlevels);
+		fprintf(out, " bytes %zu\n", st.bytes);
+		break;
+	case OP_CLONE:
+		for (i = 0; i < TRACE_MAX_TABLES && live[i]; i++)
+			;
+		if (i == TRACE_MAX_TABLES || !live[cur])
+			return 3;
+		r = e->clone(i, cur);
+		if (r) {
+			fprintf(out, "clone: error %s\n", trace_errname(r));
+			break;
+		}
+		live[i] = true;
+		fprintf(out, "clone: table %d\n", i);
+		break;
+	case OP_USE:
+		if (!live[t->value])
+			return 4;
+		cur = (int)t->value;
+		fprintf(out, "use %d\n", cur);
+		break;
+	case OP_FREE:
+		if (!live[t->value])
+			return 4;
+		e->free((int)t->value);
+		live[t->value] = false;
+		fprintf(out, "free %" PRIu64 "\n", t->value);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* The digest of table @t. */
+static uint64_t table_digest(const struct engine *e, int t)
+{
+	struct digest d = { 0xcbf29ce484222325ULL, 0, NULL };
+
+	e->walk(t, 0, UINT64_MAX, digest_leaf, &d);
+	return d.fnv ^ e->count(t);
+}
+
+/* Run one operation, first with each of its allocations failing in turn. */
+static int run_op_faults(const struct engine *e, const struct trace_line *t, int cur,
+			 bool *live, FILE *out, unsigned long lineno)
+{
+	long n;
+
+	for (n = 0;; n++) {
+		uint64_t before = table_digest(e, cur);
+		long live_before = trace_faults->live();
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&buf, &len);
+		int r;
+
+		trace_faults->fail_after(n);
+		r = run_op(e, t, cur, live, mem);
+		trace_faults->fail_after(-1);
+		fclose(mem);
+		if (r || !strstr(buf, "ENOMEM")) {
+			fputs(buf, out);
+			free(buf);
+			return r;
+		}
+		trace_faults->injected++;
+		if (table_digest(e, cur) != before || trace_faults->live() != live_before) {
+			trace_faults->violations++;
+			fprintf(stderr, "line %lu: allocation %ld failing changed the table: %s",
+				lineno, n, buf);
+		}
+		free(buf);
+	}
+}
+
 int trace_replay(const struct engine *e, FILE *in, FILE *out)
 {
 	const struct trace_geometry *geo = trace_geometry("x86_64");
@@ -173,10 +344,8 @@ int trace_replay(const struct engine *e, FILE *in, FILE *out)
 	char line[512], err[128];
 	unsigned long lineno = 0;
 	struct trace_line t;
-	struct trace_leaf leaf;
-	struct trace_stats st;
 	int cur = 0, i, r;
-	bool started = false, had;
+	bool started = false;
 
 	while (fgets(line, sizeof(line), in)) {
 		lineno++;
@@ -211,127 +380,18 @@ int trace_replay(const struct engine *e, FILE *in, FILE *out)
 			fprintf(stderr, "line %lu: table %d was freed\n", lineno, cur);
 			goto bad;
 		}
-		switch (t.op) {
-		case OP_STORE:
-		case OP_CREATE:
-			if (t.op == OP_STORE) {
-				fprintf(out, "store 0x%" PRIx64 " %" PRIu64 " %" PRIu64 ":", t.a, t.level, t.value);
-				r = e->store(cur, t.a, (unsigned int)t.level, t.value, &had, &leaf);
-			} else {
-				fprintf(out, "create 0x%" PRIx64 " %" PRIu64 ":", t.a, t.value);
-				r = e->create(cur, t.a, t.value, &had, &leaf);
-			}
-			if (r) {
-				fprintf(out, " error %s\n", trace_errname(r));
-			} else if (had) {
-				fprintf(out, " ok, was ");
-				print_leaf(out, &leaf);
-				fputc('\n', out);
-			} else {
-				fprintf(out, " ok\n");
-			}
-			break;
-		case OP_FIND:
-		case OP_LOAD:
-		case OP_ERASE:
-		case OP_NEXT:
-			fprintf(out, "%s 0x%" PRIx64 ": ",
-				t.op == OP_FIND ? "find" : t.op == OP_LOAD ? "load" :
-				t.op == OP_ERASE ? "erase" : "next", t.a);
-			had = t.op == OP_ERASE ? e->erase(cur, t.a, &leaf) :
-			      t.op == OP_NEXT ? e->next(cur, t.a, &leaf) :
-			      t.op == OP_FIND ? e->find(cur, t.a, &leaf) : e->load(cur, t.a, &leaf);
-			if (had)
-				print_leaf(out, &leaf);
-			else
-				fprintf(out, "none");
-			fputc('\n', out);
-			break;
-		case OP_SPLIT:
-		case OP_MERGE:
-			fprintf(out, "%s 0x%" PRIx64 " %" PRIu64 ": ", t.op == OP_SPLIT ? "split" : "merge",
-				t.a, t.level);
-			r = t.op == OP_SPLIT ? e->split(cur, t.a, (unsigned int)t.level) :
-					       e->merge(cur, t.a, (unsigned int)t.level);
-			if (t.op == OP_MERGE && (r == -ENOENT || r == -EBUSY))
-				fprintf(out, "no\n");
-			else if (r)
-				fprintf(out, "error %s\n", trace_errname(r));
-			else
-				fprintf(out, "ok\n");
-			break;
-		case OP_STORE_RANGE:
-			fprintf(out, "store_range 0x%" PRIx64 " 0x%" PRIx64 " %" PRIu64 ": ", t.a, t.b, t.value);
-			r = e->store_range(cur, t.a, t.b, t.value);
-			if (r)
-				fprintf(out, "error %s\n", trace_errname(r));
-			else
-				fprintf(out, "ok\n");
-			break;
-		case OP_ERASE_RANGE: {
-			long n;
-
-			fprintf(out, "erase_range 0x%" PRIx64 " 0x%" PRIx64 ": ", t.a, t.b);
-			n = e->erase_range(cur, t.a, t.b);
-			if (n < 0)
-				fprintf(out, "error %s\n", trace_errname(n));
-			else
-				fprintf(out, "%ld erased\n", n);
-			break;
+		r = trace_faults && t.op != OP_USE && t.op != OP_FREE ?
+			run_op_faults(e, &t, cur, live, out, lineno) : run_op(e, &t, cur, live, out);
+		if (r == 3) {
+			fprintf(stderr, "line %lu: no table to clone, or no room\n", lineno);
+			goto bad;
 		}
-		case OP_WALK: {
-			struct digest d = { 0xcbf29ce484222325ULL, 0, out };
-
-			fprintf(out, "walk 0x%" PRIx64 " 0x%" PRIx64 ":", t.a, t.b);
-			e->walk(cur, t.a, t.b, digest_leaf, &d);
-			fprintf(out, "%s%zu leaves, fnv 0x%016" PRIx64 "\n", d.n ? "; " : " ", d.n, d.fnv);
-			break;
+		if (r == 4) {
+			fprintf(stderr, "line %lu: no table %" PRIu64 "\n", lineno, t.value);
+			goto bad;
 		}
-		case OP_COUNT:
-			fprintf(out, "count: %zu\n", e->count(cur));
-			break;
-		case OP_STATS:
-			e->stats(cur, &st);
-			fprintf(out, "stats: count %zu pages %zu", st.count, st.pages);
-			print_sizes(out, "leaves", st.leaves, st.nlevels);
-			print_sizes(out, "tables", st.tables, st.nlevels);
-			fprintf(out, " bytes %zu\n", st.bytes);
-			break;
-		case OP_CLONE:
-			for (i = 0; i < TRACE_MAX_TABLES && live[i]; i++)
-				;
-			if (i == TRACE_MAX_TABLES || !live[cur]) {
-				fprintf(stderr, "line %lu: no table to clone, or no room\n", lineno);
-				goto bad;
-			}
-			r = e->clone(i, cur);
-			if (r) {
-				fprintf(out, "clone: error %s\n", trace_errname(r));
-				break;
-			}
-			live[i] = true;
-			fprintf(out, "clone: table %d\n", i);
-			break;
-		case OP_USE:
-			if (!live[t.value]) {
-				fprintf(stderr, "line %lu: no table %" PRIu64 "\n", lineno, t.value);
-				goto bad;
-			}
+		if (t.op == OP_USE)
 			cur = (int)t.value;
-			fprintf(out, "use %d\n", cur);
-			break;
-		case OP_FREE:
-			if (!live[t.value]) {
-				fprintf(stderr, "line %lu: no table %" PRIu64 "\n", lineno, t.value);
-				goto bad;
-			}
-			e->free((int)t.value);
-			live[t.value] = false;
-			fprintf(out, "free %" PRIu64 "\n", t.value);
-			break;
-		default:
-			break;
-		}
 	}
 	/* The digest of every table left. */
 	for (i = 0; i < TRACE_MAX_TABLES; i++) {

@@ -100,4 +100,19 @@ const char *trace_errname(long err);
  */
 int trace_replay(const struct engine *e, FILE *in, FILE *out);
 
+/*
+ * Fault injection (replay --fail-each, built with Tests/C/check.c): when
+ * set, every operation is first run with the n-th allocation failing, for
+ * n = 0, 1, ... until it succeeds; each failure must report ENOMEM and
+ * leave the table's digest and the live allocation count as they were.
+ * The transcript is that of the final, successful runs.
+ */
+struct trace_faults {
+	void (*fail_after)(long n);
+	long (*live)(void);
+	unsigned long injected, violations;
+};
+
+extern struct trace_faults *trace_faults;
+
 #endif
