@@ -49,7 +49,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all lib deps test test-c check-c check-small check-sanitize check-valgrind \
         check-rfc check-install check-headers check-readme swift-build swift-test demo \
-        check-traces check-diff check-fault check-fuzz fuzz swift-sanitize swift-valgrind \
+        check-traces check-diff check-fault check-fuzz fuzz swift-sanitize swift-valgrind demo-c \
         install uninstall clean
 
 all: lib
@@ -317,9 +317,15 @@ test: test-c
 	     END { printf "C tests (seed %s): %d passed, %d failed\n", "$(SEED)", p, f; exit f != 0 }' \
 	     $(B)/test/summary-*.txt
 
-# The demo: the README's C example, which creates, finds and frees entries
-# and says what happened.
-demo: deps lib
+# The demo: memtable scan over this machine, in release mode (counting
+# virtual pages if page frames are out of reach, as they are without root).
+demo: deps
+	swift build -c release --product memtable
+	.build/release/memtable scan || { echo "(page frames need root: counting virtual pages instead)"; \
+	    .build/release/memtable scan --virtual; }
+
+# The README's C example, built against the static library and run.
+demo-c: lib
 	$(README_EXAMPLE) > $(B)/demo.c
 	$(CC) -Iinclude $(STD) $(WARNINGS) -Werror -O2 -o $(B)/demo $(B)/demo.c $(STATIC)
 	$(B)/demo

@@ -11,6 +11,7 @@ let package = Package(
     name: "memtable",
     products: [
         .library(name: "MemTable", targets: ["MemTable"]),
+        .executable(name: "memtable", targets: ["memtable"]),
         .executable(name: "memtable-trace", targets: ["memtable-trace"]),
     ],
     targets: [
@@ -24,6 +25,18 @@ let package = Package(
             name: "MemTable",
             dependencies: ["CMemTable"]
         ),
+        .target(
+            name: "CProcfs",
+            path: "Sources/CProcfs"
+        ),
+        .target(
+            name: "MemTableScan",
+            dependencies: ["MemTable", "CProcfs"]
+        ),
+        .executableTarget(
+            name: "memtable",
+            dependencies: ["MemTable", "MemTableScan"]
+        ),
         .executableTarget(
             name: "memtable-trace",
             dependencies: ["MemTable"]
@@ -34,7 +47,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MemTableTests",
-            dependencies: ["MemTable", "MemTableTestSupport"]
+            dependencies: ["MemTable", "MemTableScan", "MemTableTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

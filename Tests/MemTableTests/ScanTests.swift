@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// memtable scan against mappings of known permissions, checked against
+// /proc/self/pagemap read here, independently of the scanner.
+
+import Foundation
+import MemTable
+import MemTableScan
+import Testing
+
+/// The physical frame of the page at `address` in this process, read from
+/// /proc/self/pagemap directly (nil if not present or hidden).
+func frame(of address: UnsafeRawPointer) -> UInt64? {
+    guard let h = FileHandle(forReadingAtPath: "/proc/self/pagemap") else { return nil }
+    defer { try? h.close() }
+    try? h.seek(toOffset: UInt64(UInt(bitPattern: address)) / 4096 * 8)
+    guard let d = try? h.read(upToCount: 8), d.count == 8 else { return nil }
+    let e = d.withUnsafeBytes { $0.load(as: UInt64.self) }
+    let pfn = e & ((1 << 55) - 1)
+    return e >> 63 == 1 && pfn != 0 ? pfn : nil
+}
+
+@Suite("memtable scan", .enabled(if: geteuid() == 0, "page frames are visible to root only"))
+struct ScanTests {
+    @Test func knownMappings() throws {
+        let page = 4096
+        // A memfd mapped twice: once writable, once executable (a W^X alias).
+        let fd = makeMemfd("memtable-scan-test")
+        try #require(fd >= 0)
+        defer { close(fd) }
+        try #require(ftruncate(fd, off_t(2 * page)) == 0)
+        let rw = try #require(mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0))
+        let rx = try #require(mmap(nil, 2 * page, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0))
+        defer { munmap(rw, 2 * page); munmap(rx, 2 * page) }
+        rw.storeBytes(of: 0x5a5a, as: UInt64.self)
+        (rw + page).storeBytes(of: 0xa5a5, as: UInt64.self)
+        #expect(rx.load(as: UInt64.self) == 0x5a5a && (rx + page).load(as: UInt64.self) == 0xa5a5)
+        // A private writable area.
+        let anon = try #require(mmap(nil, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        defer { munmap(anon, page) }
+        anon.storeBytes(of: 1, as: UInt64.self)
+        // A shared read-only file.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("memtable-scan-\(getpid())").path
+        try Data(repeating: 7, count: page).write(to: URL(fileURLWithPath: path))
+        defer { unlink(path) }
+        let ffd = open(path, O_RDONLY)
+        defer { close(ffd) }
+        let ro = try #require(mmap(nil, page, PROT_READ, MAP_SHARED, ffd, 0))
+        defer { munmap(ro, page) }
+        #expect(ro.load(as: UInt8.self) == 7)
+
+        let memfdFrames = [frame(of: rw), frame(of: rw + page)].compactMap { $0 }
+        #expect(memfdFrames == [frame(of: rx), frame(of: rx + page)].compactMap { $0 })
+        let anonFrame = try #require(frame(of: anon))
+        let roFrame = try #require(frame(of: ro))
+        try #require(memfdFrames.count == 2)
+
+        let result = scan(ScanOptions(pids: [getpid()]))
+        #expect(result.processes == 1 && result.hiddenFrames == 0)
+        for pfn in memfdFrames {
+            let c = try #require(result.counters[PhysicalAddress(pageFrame: PageFrameNumber(pfn))])
+            #expect(c.r == 2 && c.w == 1 && c.x == 1 && c.procs == 1)
+            #expect(result.wxPages.contains(pfn << 12))
+            let via = result.wxMappings[pfn << 12] ?? []
+            #expect(via.contains { $0.mapping.contains("rw-s") && $0.mapping.contains("memfd:memtable-scan-test") })
+            #expect(via.contains { $0.mapping.contains("r-xs") && $0.pid == getpid() })
+        }
+        let a = try #require(result.counters[PhysicalAddress(pageFrame: PageFrameNumber(anonFrame))])
+        #expect(a.r == 1 && a.w == 1 && a.x == 0 && !a.isWXAlias && a.permissions == [.read, .write])
+        let r = try #require(result.counters[PhysicalAddress(pageFrame: PageFrameNumber(roFrame))])
+        #expect(r.r >= 1 && r.w == 0 && r.x == 0)
+
+        // The figures agree with each other.
+        let summary = heki(result)
+        #expect(summary.histogram.values.reduce(0, +) == result.counters.count)
+        #expect(summary.runs.reduce(0) { $0 + $1.pages } == result.counters.count)
+        for page in result.wxPages {
+            let c = result.counters[PhysicalAddress(page)]!
+            #expect(c.w > 0 && c.x > 0)
+        }
+    }
+
+    @Test func virtualModeCountsEachProcessPages() throws {
+        let result = scan(ScanOptions(pids: [getpid()], virtual: true))
+        #expect(result.processes == 1 && result.counters.count == result.presentPages)
+        #expect(result.counters.allSatisfy { $0.value.procs == 1 })
+    }
+
+    @Test func theWholeMachineIsConsistent() {
+        let result = scan(ScanOptions())
+        #expect(result.processes > 0)
+        let summary = heki(result)
+        #expect(summary.histogram.values.reduce(0, +) == result.counters.count)
+        #expect(result.wxPages.allSatisfy { result.counters[PhysicalAddress($0)]!.isWXAlias })
+        #expect(result.counters.count <= result.presentPages)
+    }
+}
