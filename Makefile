@@ -50,6 +50,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: all lib deps test test-c check-c check-small check-sanitize check-valgrind \
         check-rfc check-install check-headers check-readme swift-build swift-test demo \
         check-traces check-diff check-fault check-fuzz fuzz swift-sanitize swift-valgrind demo-c \
+        bench bench-swift \
         install uninstall clean
 
 all: lib
@@ -330,6 +331,27 @@ demo-c: lib
 	$(CC) -Iinclude $(STD) $(WARNINGS) -Werror -O2 -o $(B)/demo $(B)/demo.c $(STATIC)
 	$(B)/demo
 
+# ------------------------------------------------------------- benchmarks ---
+#
+# Timing lives here, never in tests. make bench installs JudyL (a benchmark-
+# only dependency) and runs the C benchmark; make bench-swift the Swift one
+# (a package of its own, so that the library keeps no dependencies).
+
+BENCH_N    ?= 1048576
+BENCH_RUNS ?= 5
+
+$(B)/bench: Benchmarks/bench.c $(STATIC) $(HEADERS) | $(B)
+	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/bench.c $(STATIC) -lJudy -lbsd
+
+bench:
+	@dpkg-query -W -f='$${Status}' libjudy-dev 2>/dev/null | grep -q 'ok installed' || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libjudy-dev; }
+	$(MAKE) deps lib $(B)/bench
+	$(B)/bench $(BENCH_N) $(BENCH_RUNS)
+
+bench-swift:
+	cd Benchmarks/swift && swift build -c release && ./.build/release/memtable-bench $(BENCH_N) $(BENCH_RUNS)
+
 # -------------------------------------------------------------- install ---
 
 install: lib
@@ -350,4 +372,4 @@ uninstall:
 	rm -f "$(DESTDIR)$(pkgconfigdir)/memtable.pc"
 
 clean:
-	rm -rf $(B) .build .build-asan .build-tsan
+	rm -rf $(B) .build .build-asan .build-tsan Benchmarks/swift/.build

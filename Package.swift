@@ -11,6 +11,8 @@ let package = Package(
     name: "memtable",
     products: [
         .library(name: "MemTable", targets: ["MemTable"]),
+        // The C library itself, for Swift code that wants the RFC's API.
+        .library(name: "CMemTable", targets: ["CMemTable"]),
         .executable(name: "memtable", targets: ["memtable"]),
         .executable(name: "memtable-trace", targets: ["memtable-trace"]),
     ],

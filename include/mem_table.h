@@ -315,6 +315,38 @@ MEM_TABLE_API int mem_table_store(struct mem_table *table, phys_addr_t pa,
 MEM_TABLE_API void *mem_table_load(struct mem_table *table, phys_addr_t pa, unsigned int *level);
 
 /**
+ * mem_table_lookup() - The leaf covering @pa: the inline fast path.
+ * @table: The table (not NULL).
+ * @pa: A physical address.
+ *
+ * mem_table_load() without the level and the argument checks, as an inline
+ * loop over the levels: the lookup of hot paths (a fault handler's, Heki's
+ * counters). Never recursive.
+ *
+ * Context: Does not allocate. The caller serialises writers.
+ * Return: The entry (pointer or value entry), or NULL if none covers @pa or
+ * @pa is out of range.
+ */
+static inline void *mem_table_lookup(const struct mem_table *table, phys_addr_t pa)
+{
+	const struct mem_table_level *level = table->level;
+	void *entry;
+
+	/* The root reaches exactly the geometry's address bits. */
+	if ((pa >> level->shift) > level->mask)
+		return NULL;
+	for (;;) {
+		entry = table->entries[(pa >> level->shift) & level->mask];
+		if (!((uintptr_t)entry & MEM_TABLE))
+			return entry;
+		table = (const struct mem_table *)((uintptr_t)entry & ~(uintptr_t)MEM_TABLE);
+		if (!table) /* a reservation */
+			return NULL;
+		level = table->level;
+	}
+}
+
+/**
  * mem_table_erase() - Remove the leaf covering @pa.
  * @table: The table.
  * @pa: A physical address.

@@ -406,6 +406,61 @@ static bool _aligned(const struct mem_table_level *level, phys_addr_t pa)
 	return !level->number || !(pa & (_span(level) - 1));
 }
 
+/*
+ * The fast path of mem_table_store() for a page: a loop down the levels,
+ * making the tables that are missing. A large leaf on the way sends the
+ * store to the general path (1); a failed allocation unmakes what this
+ * call made (-ENOMEM).
+ */
+static int _store_page(struct mem_table *table, phys_addr_t pa, void *entry, void **old)
+{
+	void **made[MEM_TABLE_MAX_LEVELS], *was[MEM_TABLE_MAX_LEVELS];
+	struct mem_table *t = table, *next;
+	unsigned int n = 0;
+	void **slot, *prev;
+	int ret;
+
+	while (t->level->number) {
+		slot = &t->entries[_index(t->level, pa)];
+		if (*slot && IS_TABLE(*slot)) {
+			t = TABLE(*slot);
+			continue;
+		}
+		if (*slot && *slot != MEM_TABLE_RESERVED) {
+			ret = 1;
+			goto undo;
+		}
+		next = _table_new(t->level - 1, t->ops, NULL);
+		if (!next) {
+			ret = -ENOMEM;
+			goto undo;
+		}
+		made[n] = slot;
+		was[n++] = *slot;
+		*slot = ENTRY(next);
+		t = next;
+	}
+	slot = &t->entries[_index(t->level, pa)];
+	prev = *slot == MEM_TABLE_RESERVED ? NULL : *slot;
+	*slot = entry;
+	/* Mark the path changed, as the RFC's create does. */
+	for (t = table; t->level->number; t = TABLE(t->entries[_index(t->level, pa)]))
+		t->changed = true;
+	t->changed = true;
+	_count_add(table, prev ? 0 : 1);
+	if (old)
+		*old = prev;
+	else
+		_release(table->ops, prev);
+	return 0;
+undo:
+	while (n--) {
+		free(TABLE(*made[n]));
+		*made[n] = was[n];
+	}
+	return ret;
+}
+
 int mem_table_store(struct mem_table *table, phys_addr_t pa, unsigned int level,
 		    void *entry, void **old)
 {
@@ -418,6 +473,11 @@ int mem_table_store(struct mem_table *table, phys_addr_t pa, unsigned int level,
 		return err;
 	if (!entry || !IS_LEAF(entry) || !_aligned(target, pa))
 		return -EINVAL;
+	if (!target->number) {
+		err = _store_page(table, pa, entry, old);
+		if (err <= 0)
+			return err;
+	}
 	/* Smaller leaves under the range would be lost: refuse, change nothing. */
 	slot = _lookup_slot(table, pa, target);
 	if (slot && *slot && IS_TABLE(*slot) && _has_leaves(TABLE(*slot)))

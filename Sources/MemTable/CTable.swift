@@ -95,11 +95,14 @@ final class Box<Value> {
 /// How a `Value` lives in a slot: trivial values of up to 8 bytes whose bits
 /// fit in 62 are value entries, in the slot itself (no allocation); anything
 /// else is a retained `Box`.
+@usableFromInline
 enum Codec<Value> {
+    @inlinable
     static var mayBeInline: Bool { _isPOD(Value.self) && MemoryLayout<Value>.size <= 8 }
 
     /// The 62-bit payload of a value entry for `value`, or nil if it does not
-    /// fit.
+    /// fit. Pure Swift, so that callers specialise it.
+    @inlinable
     static func payload(_ value: Value) -> UInt64? {
         var bits: UInt64 = 0
         withUnsafeMutableBytes(of: &bits) { $0.storeBytes(of: value, as: Value.self) }
@@ -113,6 +116,7 @@ enum Codec<Value> {
     }
 
     /// The value of a value entry's payload.
+    @inlinable
     static func value(payload: UInt64) -> Value {
         var bits = payload
         if MemoryLayout<Value>.size == 8 {
@@ -169,11 +173,32 @@ nonisolated(unsafe) private let boxOps: UnsafeMutablePointer<mem_table_ops> = {
 
 // MARK: - The table
 
+/// An entry as a walk hands it over: first address, level index, raw slot.
+@usableFromInline
+struct RawEntry {
+    @usableFromInline var start: UInt64
+    @usableFromInline var level: UInt8
+    @usableFromInline var raw: UInt
+    @usableFromInline init(start: UInt64, level: UInt8, raw: UInt) {
+        self.start = start
+        self.level = level
+        self.raw = raw
+    }
+}
+
+/// What `Storage.fill`'s walk callback needs.
+private struct WalkContext {
+    var out: UnsafeMutableRawPointer?
+    var capacity: Int
+    var shifts: [Int]
+    var next: UInt64 = 0
+}
+
 /// Owns one C table; freed (with every value released) in `deinit`.
 @usableFromInline
 final class Storage<Value> {
     let table: UnsafeMutablePointer<mem_table>
-    let geometry: Geometry
+    @usableFromInline let geometry: Geometry
 
     @usableFromInline
     init(geometry: Geometry) {
@@ -212,11 +237,73 @@ final class Storage<Value> {
         return (Codec<Value>.decode(entry), self.level(level))
     }
 
-    /// The value covering `address` (the fast path of the subscript).
+    /// The entry covering `address` as an integer (0 if none): a value
+    /// entry (bits 10) for the caller to decode, or a box. The inline C
+    /// lookup, for the specialised fast paths of the subscripts.
+    @usableFromInline
+    func rawEntry(at address: UInt64) -> UInt {
+        UInt(bitPattern: mem_table_lookup(table, address))
+    }
+
+    /// Stores a value entry of `payload` for the page containing `address`,
+    /// releasing what it replaces.
+    ///
+    /// - Precondition: `address` is within the geometry.
+    @usableFromInline
+    func storePagePayload(_ address: UInt64, _ payload: UInt64) {
+        var old: UnsafeMutableRawPointer? = nil
+        let err = mem_table_store(table, address, baseLevel, mem_table_mk_value(UInt(payload)), &old)
+        if err != 0 {
+            preconditionFailure("MemTable: \(error(err, address, .pte))")
+        }
+        if let old { Codec<Value>.release(old) }
+    }
+
+    /// The value covering `address`.
     @usableFromInline
     func value(at address: UInt64) -> Value? {
         guard let entry = mem_table_load(table, address, nil) else { return nil }
         return Codec<Value>.decode(entry)
+    }
+
+    /// Fills `buffer` (emptied first) with the entries from `start` on and
+    /// before `end`, in order, as many as it holds: first address, level,
+    /// raw entry. Returns where to go on from, or nil at the end.
+    @usableFromInline
+    func fill(_ buffer: inout [RawEntry], from start: UInt64, to end: UInt64) -> UInt64? {
+        buffer.removeAll(keepingCapacity: true)
+        guard start < end else { return nil }
+        var context = WalkContext(capacity: buffer.capacity, shifts: geometry.box.shifts)
+        var resume: UInt64? = nil
+        withUnsafeMutablePointer(to: &buffer) { out in
+            context.out = UnsafeMutableRawPointer(out)
+            withUnsafeMutablePointer(to: &context) { ctx in
+                _ = mem_table_walk(table, start, end, { entry, pa, level, arg in
+                    let ctx = arg!.assumingMemoryBound(to: WalkContext.self)
+                    let out = ctx.pointee.out!.assumingMemoryBound(to: [RawEntry].self)
+                    let index = Int(level - baseLevel)
+                    out.pointee.append(RawEntry(start: pa, level: UInt8(index), raw: UInt(bitPattern: entry)))
+                    ctx.pointee.next = pa &+ (1 << UInt64(ctx.pointee.shifts[index]))
+                    return out.pointee.count >= ctx.pointee.capacity ? 1 : 0
+                }, ctx)
+                if ctx.pointee.out!.assumingMemoryBound(to: [RawEntry].self).pointee.count >= ctx.pointee.capacity,
+                   ctx.pointee.next != 0
+                {
+                    resume = ctx.pointee.next
+                }
+            }
+        }
+        return resume
+    }
+
+    /// log2 of the bytes an entry of level index `level` covers.
+    @usableFromInline
+    func shift(of level: UInt8) -> Int { geometry.box.shifts[Int(level)] }
+
+    /// The value of a raw entry that is a box.
+    @usableFromInline
+    func boxedValue(_ raw: UInt) -> Value {
+        Codec<Value>.decode(UnsafeMutableRawPointer(bitPattern: raw)!)
     }
 
     /// The first entry at or after `address`: its start, level and value.

@@ -12,8 +12,11 @@ extension MemTable: Sequence {
     /// The iterator holds its own reference to the table's storage, so
     /// changing the table while iterating changes a copy.
     public struct Iterator: IteratorProtocol {
-        var entries: Entries.Iterator
+        @usableFromInline var entries: Entries.Iterator
 
+        @usableFromInline init(entries: Entries.Iterator) { self.entries = entries }
+
+        @inlinable
         public mutating func next() -> Element? {
             guard let e = entries.next() else { return nil }
             return (e.range.lowerBound, e.value)
@@ -24,6 +27,7 @@ extension MemTable: Sequence {
     ///
     /// - Complexity: O(levels) per entry; empty parts of the table are skipped.
     /// - Corresponding C function: `mem_table_next`.
+    @inlinable
     public func makeIterator() -> Iterator { Iterator(entries: entries.makeIterator()) }
 
     /// The number of entries.
@@ -39,40 +43,72 @@ extension MemTable {
         public var level: PageLevel
         /// The value.
         public var value: Value
+
+        @usableFromInline
+        init(range: Range<PhysicalAddress>, level: PageLevel, value: Value) {
+            self.range = range
+            self.level = level
+            self.value = value
+        }
     }
 
     /// The entries whose ranges meet an address range, in ascending order.
     public struct Entries: Sequence {
-        let storage: Storage<Value>
-        let bounds: Range<UInt64>
+        @usableFromInline let storage: Storage<Value>
+        @usableFromInline let bounds: Range<UInt64>
 
-        /// Iterates the entries in ascending address order.
+        @usableFromInline
+        init(storage: Storage<Value>, bounds: Range<UInt64>) {
+            self.storage = storage
+            self.bounds = bounds
+        }
+
+        /// Iterates the entries in ascending address order, a batch of them
+        /// from the C walk at a time.
         public struct Iterator: IteratorProtocol {
-            let storage: Storage<Value>
-            var cursor: UInt64
-            let end: UInt64
-            var done = false
+            @usableFromInline let storage: Storage<Value>
+            @usableFromInline var batch: [RawEntry]
+            @usableFromInline var index = 0
+            @usableFromInline var resume: UInt64?
+            @usableFromInline let end: UInt64
 
+            @usableFromInline
+            init(storage: Storage<Value>, bounds: Range<UInt64>) {
+                self.storage = storage
+                self.end = bounds.upperBound
+                batch = []
+                batch.reserveCapacity(512)
+                resume = storage.fill(&batch, from: bounds.lowerBound, to: bounds.upperBound)
+            }
+
+            @inlinable
             public mutating func next() -> Entry? {
-                guard !done, cursor < end, let e = storage.next(from: cursor), e.start < end
-                else {
-                    done = true
-                    return nil
+                if index == batch.count {
+                    guard let from = resume else { return nil }
+                    resume = storage.fill(&batch, from: from, to: end)
+                    index = 0
+                    if batch.isEmpty { return nil }
                 }
-                let size = storage.geometry.entrySize(at: e.level)
-                let (after, overflow) = e.start.addingReportingOverflow(size)
-                if overflow { done = true } else { cursor = after }
-                return Entry(range: PhysicalAddress(e.start)..<PhysicalAddress(after),
-                             level: e.level, value: e.value)
+                let e = batch[index]
+                index += 1
+                let value: Value
+                if Codec<Value>.mayBeInline && e.raw & 3 == 2 {
+                    value = Codec<Value>.value(payload: UInt64(e.raw >> 2))
+                } else {
+                    value = storage.boxedValue(e.raw)
+                }
+                let size: UInt64 = 1 << UInt64(storage.shift(of: e.level))
+                return Entry(range: PhysicalAddress(e.start)..<PhysicalAddress(e.start &+ size),
+                             level: PageLevel(rawValue: Int(e.level)), value: value)
             }
         }
 
-        public func makeIterator() -> Iterator {
-            Iterator(storage: storage, cursor: bounds.lowerBound, end: bounds.upperBound)
-        }
+        @inlinable
+        public func makeIterator() -> Iterator { Iterator(storage: storage, bounds: bounds) }
     }
 
     /// Every entry, with its range and level, in ascending address order.
+    @inlinable
     public var entries: Entries {
         Entries(storage: storage, bounds: 0..<storage.geometry.addressLimit)
     }

@@ -63,10 +63,17 @@ public struct MemTable<Value> {
     /// - Precondition: Setting a value needs `address` within the geometry.
     /// - Complexity: O(levels).
     /// - Corresponding C functions: `mem_table_load`, `mem_table_store`, `mem_table_erase`.
+    @inlinable
     public subscript(address: PhysicalAddress) -> Value? {
-        get { storage.value(at: address.rawValue) }
+        get { value(at: address) }
         set {
             if let newValue {
+                if Codec<Value>.mayBeInline, let bits = Codec<Value>.payload(newValue) {
+                    // Specialised in the caller: the value goes in the slot.
+                    makeUnique()
+                    storage.storePagePayload(address.rawValue, bits)
+                    return
+                }
                 do {
                     try updateValue(newValue, forAddress: address)
                 } catch {
@@ -87,16 +94,47 @@ public struct MemTable<Value> {
     /// - Precondition: `address` is within the geometry.
     @inlinable
     public subscript(address: PhysicalAddress, default defaultValue: @autoclosure () -> Value) -> Value {
-        get { storage.value(at: address.rawValue) ?? defaultValue() }
+        get { value(at: address) ?? defaultValue() }
         _modify {
             makeUnique()
             // Specialised in the caller, with a frame small enough to need no
             // allocation: the page's value is moved out of its slot (or box),
             // changed, and moved back, so a trivial value is never boxed and
             // a boxed one (an array, say) is not copied.
-            var value = storage.takeValue(at: address.rawValue) ?? defaultValue()
-            defer { storage.putValue(value, at: address.rawValue) }
+            var value = takeValue(at: address) ?? defaultValue()
+            defer { putValue(value, at: address) }
             yield &value
+        }
+    }
+
+    /// The value covering `address`: decoded here, specialised, when it is
+    /// a value entry; from the box otherwise.
+    @inlinable
+    func value(at address: PhysicalAddress) -> Value? {
+        if Codec<Value>.mayBeInline {
+            let raw = storage.rawEntry(at: address.rawValue)
+            if raw & 3 == 2 { return Codec<Value>.value(payload: UInt64(raw >> 2)) }
+            if raw == 0 { return nil }
+        }
+        return storage.value(at: address.rawValue)
+    }
+
+    @inlinable
+    func takeValue(at address: PhysicalAddress) -> Value? {
+        if Codec<Value>.mayBeInline {
+            let raw = storage.rawEntry(at: address.rawValue)
+            if raw & 3 == 2 { return Codec<Value>.value(payload: UInt64(raw >> 2)) }
+            if raw == 0 { return nil }
+        }
+        return storage.takeValue(at: address.rawValue)
+    }
+
+    @inlinable
+    func putValue(_ value: Value, at address: PhysicalAddress) {
+        if Codec<Value>.mayBeInline, let bits = Codec<Value>.payload(value) {
+            storage.storePagePayload(address.rawValue, bits)
+        } else {
+            storage.putValue(value, at: address.rawValue)
         }
     }
 
