@@ -297,8 +297,8 @@ swift-test: swift-build
 # The Swift tests under AddressSanitizer and ThreadSanitizer, and the Swift
 # replay under valgrind, each in a build folder of its own.
 swift-sanitize:
-	swift test --scratch-path .build-asan --sanitize=address
-	swift test --scratch-path .build-tsan --sanitize=thread --filter Concurrency
+	swift test --scratch-path .build-asan --sanitize=address --disable-xctest
+	swift test --scratch-path .build-tsan --sanitize=thread --disable-xctest --filter Concurrency
 
 swift-valgrind: $(SWIFT_TRACE)
 	@cp $(SWIFT_TRACE) $(T)/memtable-trace-stripped && strip $(T)/memtable-trace-stripped
