@@ -347,6 +347,44 @@ static inline void *mem_table_lookup(const struct mem_table *table, phys_addr_t 
 }
 
 /**
+ * mem_table_lookup_slot() - The slot of the leaf covering @pa, inline.
+ * @table: The table (not NULL).
+ * @pa: A physical address.
+ * @level: Where to store the slot's level number (0 for the smallest
+ *         pages, as in struct mem_table_level), or NULL.
+ *
+ * mem_table_find() as an inline loop, for callers that change a leaf where
+ * it lies (a counter in a value entry). Replacing the leaf by another leaf
+ * is fine; to remove one, use mem_table_erase().
+ *
+ * Context: Does not allocate. The caller serialises writers.
+ * Return: The slot, or NULL if no leaf covers @pa or @pa is out of range.
+ */
+static inline void **mem_table_lookup_slot(struct mem_table *table, phys_addr_t pa,
+					   unsigned int *level)
+{
+	const struct mem_table_level *l = table->level;
+	void **slot;
+
+	if ((pa >> l->shift) > l->mask)
+		return NULL;
+	for (;;) {
+		slot = &table->entries[(pa >> l->shift) & l->mask];
+		if (!((uintptr_t)*slot & MEM_TABLE)) {
+			if (!*slot)
+				return NULL;
+			if (level)
+				*level = l->number;
+			return slot;
+		}
+		table = (struct mem_table *)((uintptr_t)*slot & ~(uintptr_t)MEM_TABLE);
+		if (!table) /* a reservation */
+			return NULL;
+		l = table->level;
+	}
+}
+
+/**
  * mem_table_erase() - Remove the leaf covering @pa.
  * @table: The table.
  * @pa: A physical address.

@@ -415,12 +415,13 @@ static bool _aligned(const struct mem_table_level *level, phys_addr_t pa)
 static int _store_page(struct mem_table *table, phys_addr_t pa, void *entry, void **old)
 {
 	void **made[MEM_TABLE_MAX_LEVELS], *was[MEM_TABLE_MAX_LEVELS];
-	struct mem_table *t = table, *next;
-	unsigned int n = 0;
+	struct mem_table *t = table, *next, *path[MEM_TABLE_MAX_LEVELS];
+	unsigned int n = 0, depth = 0, i;
 	void **slot, *prev;
 	int ret;
 
 	while (t->level->number) {
+		path[depth++] = t;
 		slot = &t->entries[_index(t->level, pa)];
 		if (*slot && IS_TABLE(*slot)) {
 			t = TABLE(*slot);
@@ -444,8 +445,8 @@ static int _store_page(struct mem_table *table, phys_addr_t pa, void *entry, voi
 	prev = *slot == MEM_TABLE_RESERVED ? NULL : *slot;
 	*slot = entry;
 	/* Mark the path changed, as the RFC's create does. */
-	for (t = table; t->level->number; t = TABLE(t->entries[_index(t->level, pa)]))
-		t->changed = true;
+	for (i = 0; i < depth; i++)
+		path[i]->changed = true;
 	t->changed = true;
 	_count_add(table, prev ? 0 : 1);
 	if (old)

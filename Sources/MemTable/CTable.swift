@@ -245,6 +245,17 @@ final class Storage<Value> {
         UInt(bitPattern: mem_table_lookup(table, address))
     }
 
+    /// The slot of the page containing `address` if it holds a value entry
+    /// of its own (nil otherwise), for a change in place.
+    @usableFromInline
+    func pageValueSlot(_ address: UInt64) -> UnsafeMutablePointer<UnsafeMutableRawPointer?>? {
+        var level: UInt32 = 0
+        guard let slot = mem_table_lookup_slot(table, address, &level), level == 0,
+              mem_table_is_value(slot.pointee)
+        else { return nil }
+        return slot
+    }
+
     /// Stores a value entry of `payload` for the page containing `address`,
     /// releasing what it replaces.
     ///

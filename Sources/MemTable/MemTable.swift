@@ -101,8 +101,17 @@ public struct MemTable<Value> {
             // allocation: the page's value is moved out of its slot (or box),
             // changed, and moved back, so a trivial value is never boxed and
             // a boxed one (an array, say) is not copied.
-            var value = takeValue(at: address) ?? defaultValue()
-            defer { putValue(value, at: address) }
+            let slot = Codec<Value>.mayBeInline ? storage.pageValueSlot(address.rawValue) : nil
+            var value = slot.map { Codec<Value>.value(payload: UInt64(UInt(bitPattern: $0.pointee) >> 2)) }
+                ?? takeValue(at: address) ?? defaultValue()
+            defer {
+                if let slot, let bits = Codec<Value>.payload(value) {
+                    // The value entry is rewritten where it lies.
+                    slot.pointee = UnsafeMutableRawPointer(bitPattern: UInt(bits << 2 | 2))
+                } else {
+                    putValue(value, at: address)
+                }
+            }
             yield &value
         }
     }
