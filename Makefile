@@ -102,7 +102,7 @@ check-readme:
 # can be told to fail (Tests/C/check.c), in several configurations.
 
 TEST_SRCS   := Tests/C/check.c
-TEST_HDRS   := Tests/C/check.h $(HEADERS)
+TEST_HDRS   := Tests/C/check.h Tests/C/rng.h $(HEADERS)
 TEST_ALLOC  := -Dcalloc=mt_test_calloc -Dfree=mt_test_free
 TEST_CFLAGS := $(STD) $(WARNINGS) -g -O1
 TEST_LIBS   := -lbsd
@@ -214,7 +214,7 @@ TRACE_LIB  := $(TRACE_DIR)/trace.c $(TRACE_DIR)/engine_lib.c $(TRACE_DIR)/engine
 TRACE_HDRS := $(TRACE_DIR)/trace.h $(HEADERS)
 TRACES     := $(wildcard Tests/traces/*.trace)
 T          := $(B)/trace
-TRACE_CFLAGS := $(STD) $(WARNINGS) -O2 -g -Iinclude -I$(TRACE_DIR)
+TRACE_CFLAGS := $(STD) $(WARNINGS) -O2 -g -Iinclude -ITests/C -I$(TRACE_DIR)
 SWIFT_TRACE := .build/release/memtable-trace
 DIFF_SEEDS ?= 1000
 DIFF_OPS   ?= 1000

@@ -342,7 +342,11 @@ static inline void *mem_table_lookup(const struct mem_table *table, phys_addr_t 
 		table = (const struct mem_table *)((uintptr_t)entry & ~(uintptr_t)MEM_TABLE);
 		if (!table) /* a reservation */
 			return NULL;
-		level = table->level;
+		/*
+		 * A table's levels are an array, and a child is one level down:
+		 * the next level is known without waiting for the child's load.
+		 */
+		level--;
 	}
 }
 
@@ -380,7 +384,7 @@ static inline void **mem_table_lookup_slot(struct mem_table *table, phys_addr_t 
 		table = (struct mem_table *)((uintptr_t)*slot & ~(uintptr_t)MEM_TABLE);
 		if (!table) /* a reservation */
 			return NULL;
-		l = table->level;
+		l--; /* as in mem_table_lookup() */
 	}
 }
 

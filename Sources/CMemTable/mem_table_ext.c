@@ -420,9 +420,12 @@ static int _store_page(struct mem_table *table, phys_addr_t pa, void *entry, voi
 	void **slot, *prev;
 	int ret;
 
-	while (t->level->number) {
+	struct mem_table_level *level = table->level;
+
+	/* A child is one level down: the level is known before the child is. */
+	for (; level->number; level--) {
 		path[depth++] = t;
-		slot = &t->entries[_index(t->level, pa)];
+		slot = &t->entries[_index(level, pa)];
 		if (*slot && IS_TABLE(*slot)) {
 			t = TABLE(*slot);
 			continue;
@@ -431,7 +434,7 @@ static int _store_page(struct mem_table *table, phys_addr_t pa, void *entry, voi
 			ret = 1;
 			goto undo;
 		}
-		next = _table_new(t->level - 1, t->ops, NULL);
+		next = _table_new(level - 1, t->ops, NULL);
 		if (!next) {
 			ret = -ENOMEM;
 			goto undo;
@@ -441,7 +444,7 @@ static int _store_page(struct mem_table *table, phys_addr_t pa, void *entry, voi
 		*slot = ENTRY(next);
 		t = next;
 	}
-	slot = &t->entries[_index(t->level, pa)];
+	slot = &t->entries[_index(level, pa)];
 	prev = *slot == MEM_TABLE_RESERVED ? NULL : *slot;
 	*slot = entry;
 	/* Mark the path changed, as the RFC's create does. */

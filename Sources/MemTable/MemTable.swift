@@ -103,7 +103,7 @@ public struct MemTable<Value> {
             // a boxed one (an array, say) is not copied.
             let slot = Codec<Value>.mayBeInline ? storage.pageValueSlot(address.rawValue) : nil
             var value = slot.map { Codec<Value>.value(payload: UInt64(UInt(bitPattern: $0.pointee) >> 2)) }
-                ?? takeValue(at: address) ?? defaultValue()
+                ?? value(at: address, taking: true) ?? defaultValue()
             defer {
                 if let slot, let bits = Codec<Value>.payload(value) {
                     // The value entry is rewritten where it lies.
@@ -117,25 +117,16 @@ public struct MemTable<Value> {
     }
 
     /// The value covering `address`: decoded here, specialised, when it is
-    /// a value entry; from the box otherwise.
+    /// a value entry; from its box otherwise (moved out of it, for a change
+    /// in place, when `taking`).
     @inlinable
-    func value(at address: PhysicalAddress) -> Value? {
+    func value(at address: PhysicalAddress, taking: Bool = false) -> Value? {
         if Codec<Value>.mayBeInline {
             let raw = storage.rawEntry(at: address.rawValue)
             if raw & 3 == 2 { return Codec<Value>.value(payload: UInt64(raw >> 2)) }
             if raw == 0 { return nil }
         }
-        return storage.value(at: address.rawValue)
-    }
-
-    @inlinable
-    func takeValue(at address: PhysicalAddress) -> Value? {
-        if Codec<Value>.mayBeInline {
-            let raw = storage.rawEntry(at: address.rawValue)
-            if raw & 3 == 2 { return Codec<Value>.value(payload: UInt64(raw >> 2)) }
-            if raw == 0 { return nil }
-        }
-        return storage.takeValue(at: address.rawValue)
+        return taking ? storage.takeValue(at: address.rawValue) : storage.value(at: address.rawValue)
     }
 
     @inlinable

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "mem_table.h"
+#include "rng.h"
 #include "check.h"
 
 /* libbsd leaves __unused undefined (Debian #522773); tree.h needs it. */
@@ -645,10 +646,7 @@ static uint64_t rng_state;
 
 static uint64_t rng(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
+	return xorshift64s(&rng_state);
 }
 
 static uint64_t limit(void)

@@ -14,15 +14,13 @@
 #include <string.h>
 
 #include "trace.h"
+#include "rng.h"
 
 static uint64_t state;
 
 static uint64_t rng(void)
 {
-	state ^= state >> 12;
-	state ^= state << 25;
-	state ^= state >> 27;
-	return state * 0x2545F4914F6CDD1DULL;
+	return xorshift64s(&state);
 }
 
 /* Clone then diverge: the tables a replay has, as it will have them. */
