@@ -9,13 +9,14 @@ import Glibc
 #endif
 
 /// Heki's counters for one physical page: how many mappings map it
-/// readable, writable, executable, and how many processes map it.
-/// Seven bytes: a MemTable keeps them in the slot itself.
+/// readable, writable, executable, and how many processes map it, each
+/// saturating at 65,535. Eight bytes: a MemTable keeps them in the slot
+/// itself (unless the process count passes 8,191, when they get a box).
 public struct PageCounters: Hashable, Sendable {
     public var r: UInt16 = 0
     public var w: UInt16 = 0
     public var x: UInt16 = 0
-    public var procs: UInt8 = 0
+    public var procs: UInt16 = 0
 
     public init() {}
 
@@ -31,6 +32,10 @@ public struct PageCounters: Hashable, Sendable {
     /// Whether the page is writable through one mapping and executable
     /// through another (or through one writable and executable mapping).
     public var isWXAlias: Bool { w > 0 && x > 0 }
+
+    mutating func addProcess() {
+        if procs < .max { procs += 1 }
+    }
 
     mutating func count(_ p: Permissions) {
         if p.contains(.read) { r = r &+ (r == .max ? 0 : 1) }
@@ -159,7 +164,7 @@ public func scan(_ options: ScanOptions) -> ScanResult {
         var last: UInt64? = nil
         for key in keys where key != last {
             last = key
-            result.counters[PhysicalAddress(key), default: PageCounters()].procs &+= 1
+            result.counters[PhysicalAddress(key), default: PageCounters()].addProcess()
         }
     }
     if options.progress { writeStandardError("\r\u{1b}[K") }
