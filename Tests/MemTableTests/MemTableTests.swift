@@ -6,6 +6,7 @@ import MemTable
 import Testing
 
 import MemTableTestSupport
+import Foundation
 
 /// Counts the instances of `Tracked` alive, per test.
 final class Lives {
@@ -442,3 +443,31 @@ struct ModelTests {
         }
     }
 }
+
+@Suite("Allocation failure")
+struct AllocationFailureTests {
+    /// With the address space capped, the C library's table allocations
+    /// fail; the Swift layer stops with a clear message (as Array does on
+    /// out of memory) rather than go on with a half-made table.
+    @Test func outOfMemoryIsAClearTrap() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            var limit = rlimit()
+            getrlimit(Int32(RLIMIT_AS.rawValue), &limit)
+            // What the process has mapped now, plus 16 MiB.
+            let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+            let vm = status.split(separator: "\n").first { $0.hasPrefix("VmSize:") }
+            let kib = vm.flatMap { UInt64($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+            limit.rlim_cur = rlim_t((kib + 16 * 1024) * 1024)
+            setrlimit(Int32(RLIMIT_AS.rawValue), &limit)
+            var t = MemTable<Int>()
+            for gib in 0..<UInt64(1 << 16) { t[PhysicalAddress(gib << 30)] = 1 }
+        }
+        if let result, !isAddressSanitized {
+            #expect(String(decoding: result.standardErrorContent, as: UTF8.self).contains("MemTable: out of memory"))
+        }
+    }
+}
+
+/// Whether this process runs under AddressSanitizer (whose allocator reports
+/// out of memory itself).
+let isAddressSanitized = dlsym(nil, "__asan_init") != nil  // RTLD_DEFAULT is NULL on Linux
