@@ -44,7 +44,7 @@ STATIC   := $(B)/$(LIBNAME).a
 
 # Debian packages the build and the tests need; `make deps` installs the
 # missing ones. swift itself comes with the machine.
-DEB_PKGS := libbsd-dev pkg-config valgrind binutils
+DEB_PKGS := gcc libbsd-dev pkg-config valgrind binutils
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all lib deps test test-c check-c check-small check-sanitize check-valgrind \
