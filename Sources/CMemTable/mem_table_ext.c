@@ -548,24 +548,30 @@ int mem_table_reserve(struct mem_table *table, phys_addr_t pa, unsigned int leve
 
 /*
  * Remove the leaf covering @pa below @table; free the tables it leaves
- * empty. Returns the leaf (NULL if none) and its level in *@level.
+ * empty. Returns the leaf (NULL if none) and its level in *@level; sets
+ * *@emptied if @table itself is empty afterwards. Only a table that lost an
+ * entry is scanned for emptiness, so sparse upper tables cost nothing.
  */
-static void *_erase(struct mem_table *table, phys_addr_t pa, unsigned int *level)
+static void *_erase(struct mem_table *table, phys_addr_t pa, unsigned int *level,
+		    bool *emptied)
 {
 	void **slot = &table->entries[_index(table->level, pa)];
 	void *e = *slot, *leaf;
+	bool child_emptied = false;
 
 	if (!e)
 		return NULL;
 	if (e == MEM_TABLE_RESERVED || IS_LEAF(e)) {
 		*slot = NULL;
 		*level = table->level->number;
+		*emptied = _table_empty(table);
 		return e == MEM_TABLE_RESERVED ? NULL : e;
 	}
-	leaf = _erase(TABLE(e), pa, level);
-	if (_table_empty(TABLE(e))) {
+	leaf = _erase(TABLE(e), pa, level, &child_emptied);
+	if (child_emptied) {
 		free(TABLE(e));
 		*slot = NULL;
+		*emptied = _table_empty(table);
 	}
 	return leaf;
 }
@@ -573,11 +579,12 @@ static void *_erase(struct mem_table *table, phys_addr_t pa, unsigned int *level
 void *mem_table_erase(struct mem_table *table, phys_addr_t pa, unsigned int *level)
 {
 	unsigned int number;
+	bool emptied = false; /* the root stays, empty or not */
 	void *leaf;
 
 	if (_check(table, pa, 0, NULL))
 		return NULL;
-	leaf = _erase(table, pa, &number);
+	leaf = _erase(table, pa, &number, &emptied);
 	if (!leaf)
 		return NULL;
 	table->changed = true;
