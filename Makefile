@@ -315,7 +315,7 @@ test: test-c
 	$(MAKE) swift-sanitize
 	@grep -h "random model" $(B)/test/summary-*.txt
 	@awk '/^(rfc fixes: )?[0-9]+ passed, [0-9]+ failed$$/ { p += $$(NF-3); f += $$(NF-1) } \
-	     END { printf "C tests (seed %s): %d passed, %d failed\n", "$(SEED)", p, f; exit f != 0 }' \
+	     END { printf "C tests, seed %s, all runs above:\nC: %d passed, %d failed\n", "$(SEED)", p, f; exit f != 0 }' \
 	     $(B)/test/summary-*.txt
 
 # The demo: memtable scan over this machine, in release mode (counting
