@@ -170,31 +170,23 @@ static bool _table_empty(const struct mem_table *table)
 	return true;
 }
 
-/* Does the subtree hold a leaf? (Reservations do not count.) */
-static bool _has_leaves(const struct mem_table *table)
+/*
+ * Does the subtree hold a leaf (a pointer leaf, with @pointers)?
+ * Reservations do not count.
+ */
+static bool _has_leaf(const struct mem_table *table, bool pointers)
 {
 	unsigned int i;
 
 	for (i = 0; i < table->level->nentries; i++) {
 		void *e = table->entries[i];
 
-		if (!e || e == MEM_TABLE_RESERVED)
+		if (!e || e == MEM_TABLE_RESERVED || (pointers && mem_table_is_value(e)))
 			continue;
-		if (IS_LEAF(e) || _has_leaves(TABLE(e)))
+		if (IS_LEAF(e) || _has_leaf(TABLE(e), pointers))
 			return true;
 	}
 	return false;
-}
-
-/* Free a subtree that holds no leaves. */
-static void _free_tables(struct mem_table *table)
-{
-	unsigned int i;
-
-	for (i = 0; i < table->level->nentries; i++)
-		if (table->entries[i] && IS_TABLE(table->entries[i]))
-			_free_tables(TABLE(table->entries[i]));
-	free(table);
 }
 
 /* Leaves in a subtree, for a recount. */
@@ -484,7 +476,7 @@ int mem_table_store(struct mem_table *table, phys_addr_t pa, unsigned int level,
 	}
 	/* Smaller leaves under the range would be lost: refuse, change nothing. */
 	slot = _lookup_slot(table, pa, target);
-	if (slot && *slot && IS_TABLE(*slot) && _has_leaves(TABLE(*slot)))
+	if (slot && *slot && IS_TABLE(*slot) && _has_leaf(TABLE(*slot), false))
 		return -EEXIST;
 
 	slot = _slot(table, pa, target, NULL, &added);
@@ -494,7 +486,7 @@ int mem_table_store(struct mem_table *table, phys_addr_t pa, unsigned int level,
 	if (prev == MEM_TABLE_RESERVED) {
 		prev = NULL;
 	} else if (prev && !IS_LEAF(prev)) {
-		_free_tables(TABLE(prev));
+		_destroy(TABLE(prev)); /* no leaves: it only frees tables */
 		prev = NULL;
 	}
 	*slot = entry;
@@ -534,7 +526,7 @@ int mem_table_reserve(struct mem_table *table, phys_addr_t pa, unsigned int leve
 		return -EINVAL;
 	slot = _lookup_slot(table, pa, target);
 	if (slot && *slot)
-		return IS_TABLE(*slot) && _has_leaves(TABLE(*slot)) ? -EEXIST : 0;
+		return IS_TABLE(*slot) && _has_leaf(TABLE(*slot), false) ? -EEXIST : 0;
 	slot = _slot(table, pa, target, NULL, &added);
 	if (!slot)
 		return -errno;
@@ -1010,28 +1002,12 @@ static int _clone(struct mem_table *dst, const struct mem_table *src)
 	return 0;
 }
 
-/* Does the subtree hold a pointer leaf? */
-static bool _has_pointers(const struct mem_table *table)
-{
-	unsigned int i;
-
-	for (i = 0; i < table->level->nentries; i++) {
-		void *e = table->entries[i];
-
-		if (!e || e == MEM_TABLE_RESERVED || mem_table_is_value(e))
-			continue;
-		if (IS_LEAF(e) || _has_pointers(TABLE(e)))
-			return true;
-	}
-	return false;
-}
-
 struct mem_table *mem_table_clone(struct mem_table *table)
 {
 	struct mem_table *copy;
 
 	if (!table || !_mem_table_is_root(table) ||
-	    (table->ops && table->ops->free && !table->ops->clone && _has_pointers(table))) {
+	    (table->ops && table->ops->free && !table->ops->clone && _has_leaf(table, true))) {
 		errno = EINVAL;
 		return NULL;
 	}
