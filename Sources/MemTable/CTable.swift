@@ -211,11 +211,10 @@ final class Storage<Value> {
     }
 
     /// A deep copy: the values are shared (boxes get one more reference).
+    /// Nil if a table could not be allocated (`other` is then unchanged).
     @usableFromInline
-    init(copying other: Storage) {
-        guard let table = mem_table_clone(other.table) else {
-            fatalError("MemTable: out of memory copying a table")
-        }
+    init?(copying other: Storage) {
+        guard let table = mem_table_clone(other.table) else { return nil }
         self.table = table
         self.geometry = other.geometry
     }
@@ -387,24 +386,24 @@ final class Storage<Value> {
     func storeRange(_ value: Value, from start: UInt64, to end: UInt64) throws(MemTableError) {
         try checkRange(start, end)
         let entry = Codec<Value>.encode(value)
-        if mem_table_is_value(entry) {
-            let err = mem_table_store_range(table, start, end, entry)
-            guard err == 0 else { throw error(err, start, .pte) }
-            return
+        let boxed = !mem_table_is_value(entry)
+        // A box cannot be stored in many entries at once (each owns one
+        // reference): the range takes a placeholder value entry, all or
+        // nothing, and each of its entries then gets its reference.
+        let err = mem_table_store_range(table, start, end, boxed ? mem_table_mk_value(0) : entry)
+        guard err == 0 else {
+            Codec<Value>.release(entry)
+            throw error(err, start, .pte)
         }
-        // A box: one reference per entry, stored piece by piece over a cleared range.
-        Codec<Value>.release(entry)
-        _ = mem_table_erase_range(table, start, end)
+        guard boxed else { return }
         var pa = start
+        var owned = true
         while pa < end {
-            var level = PageLevel(rawValue: geometry.levelCount - 1)
-            while level > .pte
-                && (pa & (geometry.entrySize(at: level) - 1) != 0 || end - pa < geometry.entrySize(at: level))
-            {
-                level = PageLevel(rawValue: level.rawValue - 1)
-            }
-            _ = try store(value, at: pa, level: level)
-            pa += geometry.entrySize(at: level)
+            var level: UInt32 = 0
+            let slot = mem_table_find(table, pa, &level)!
+            slot.pointee = owned ? entry : Unmanaged<AnyObject>.fromOpaque(entry).retain().toOpaque()
+            owned = false
+            pa += geometry.entrySize(at: self.level(level))
         }
     }
 
@@ -513,7 +512,7 @@ final class Storage<Value> {
         case ERANGE: return .addressOutOfRange(PhysicalAddress(address), limit: geometry.addressLimit)
         case EEXIST: return .smallerEntriesPresent(PhysicalAddress(address), level: level)
         case ENOENT: return .noEntry(PhysicalAddress(address))
-        case ENOMEM: fatalError("MemTable: out of memory")
+        case ENOMEM: return .outOfMemory
         default: return .unalignedAddress(PhysicalAddress(address), level: level)
         }
     }

@@ -11,11 +11,12 @@ extension MemTable {
     /// - Parameters:
     ///   - value: The value.
     ///   - range: Page-aligned, non-empty, within the geometry.
-    /// - Throws: ``MemTableError/invalidRange(_:)`` or
-    ///   ``MemTableError/addressOutOfRange(_:limit:)``; the table is unchanged.
+    /// - Throws: ``MemTableError/invalidRange(_:)``,
+    ///   ``MemTableError/addressOutOfRange(_:limit:)`` or
+    ///   ``MemTableError/outOfMemory``; the table is then unchanged.
     /// - Corresponding C function: `mem_table_store_range`.
     public mutating func setValue(_ value: Value, forRange range: Range<PhysicalAddress>) throws(MemTableError) {
-        makeUnique()
+        try makeUniqueOrThrow()
         try storage.storeRange(value, from: range.lowerBound.rawValue, to: range.upperBound.rawValue)
     }
 
@@ -27,7 +28,7 @@ extension MemTable {
     /// - Corresponding C function: `mem_table_erase_range`.
     @discardableResult
     public mutating func removeValues(inRange range: Range<PhysicalAddress>) throws(MemTableError) -> Int {
-        makeUnique()
+        try makeUniqueOrThrow()
         return try storage.eraseRange(from: range.lowerBound.rawValue, to: range.upperBound.rawValue)
     }
 
@@ -35,10 +36,11 @@ extension MemTable {
     /// by an entry of `level`; each smaller entry gets the same value.
     ///
     /// - Throws: ``MemTableError/noEntry(_:)`` if nothing covers `address`,
-    ///   or the errors of ``updateValue(_:forAddress:level:)``.
+    ///   or the errors of ``updateValue(_:forAddress:level:)``; the table is
+    ///   then unchanged.
     /// - Corresponding C function: `mem_table_split`.
     public mutating func split(at address: PhysicalAddress, to level: PageLevel = .pte) throws(MemTableError) {
-        makeUnique()
+        try makeUniqueOrThrow()
         try storage.split(address.rawValue, to: level)
     }
 }
@@ -52,10 +54,13 @@ extension MemTable where Value: Equatable {
     ///   - level: The level of the large entry to make (above ``PageLevel/pte``).
     /// - Returns: true if merged; false if the range's entries are not all
     ///   present, at the level below, and equal.
+    /// - Throws: ``MemTableError`` if `address` is out of range, `level` is
+    ///   not a large level of the geometry, or a shared table could not be
+    ///   copied (``MemTableError/outOfMemory``); the table is then unchanged.
     /// - Corresponding C function: `mem_table_merge`.
     @discardableResult
     public mutating func merge(at address: PhysicalAddress, level: PageLevel) throws(MemTableError) -> Bool {
-        makeUnique()
+        try makeUniqueOrThrow()
         return try storage.merge(address.rawValue, level: level, equal: ==)
     }
 }

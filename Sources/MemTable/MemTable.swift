@@ -43,11 +43,24 @@ public struct MemTable<Value> {
     /// The table's format.
     public var geometry: Geometry { storage.geometry }
 
-    /// Makes the storage unique before a change (copy on write).
+    /// Makes the storage unique before a change (copy on write); stops the
+    /// program if the copy cannot be allocated, as `Array` does.
     @inlinable
     mutating func makeUnique() {
         if !isKnownUniquelyReferenced(&storage) {
-            storage = Storage(copying: storage)
+            guard let copy = Storage(copying: storage) else {
+                fatalError("MemTable: out of memory copying a table")
+            }
+            storage = copy
+        }
+    }
+
+    /// Makes the storage unique before a change of a throwing operation: a
+    /// copy that cannot be allocated is its error, and the table stays shared.
+    mutating func makeUniqueOrThrow() throws(MemTableError) {
+        if !isKnownUniquelyReferenced(&storage) {
+            guard let copy = Storage(copying: storage) else { throw .outOfMemory }
+            storage = copy
         }
     }
 
@@ -148,15 +161,16 @@ public struct MemTable<Value> {
     ///   - level: The entry's level: ``PageLevel/pte`` (a page) unless given.
     /// - Returns: The value the entry held, or nil.
     /// - Throws: ``MemTableError`` if `address` is out of range or unaligned,
-    ///   `level` is not in the geometry, or smaller entries lie under a large
-    ///   entry's range; the table is then unchanged.
+    ///   `level` is not in the geometry, smaller entries lie under a large
+    ///   entry's range, or a table could not be allocated
+    ///   (``MemTableError/outOfMemory``); the table is then unchanged.
     /// - Complexity: O(levels), plus the entries of a split.
     /// - Corresponding C function: `mem_table_store`.
     @discardableResult
     public mutating func updateValue(
         _ value: Value, forAddress address: PhysicalAddress, level: PageLevel = .pte
     ) throws(MemTableError) -> Value? {
-        makeUnique()
+        try makeUniqueOrThrow()
         return try storage.store(value, at: address.rawValue, level: level)
     }
 

@@ -19,6 +19,10 @@ public enum MemTableError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidRange(Range<PhysicalAddress>)
     /// The geometry's parameters are out of range.
     case invalidGeometry
+    /// A table (or the copy of a shared one) could not be allocated. The
+    /// operations that do not throw (the subscripts, `removeValue`) stop the
+    /// program instead, as `Array` and `Dictionary` do.
+    case outOfMemory
 
     public var description: String {
         switch self {
@@ -36,6 +40,8 @@ public enum MemTableError: Error, Hashable, Sendable, CustomStringConvertible {
             return "the range \(range.lowerBound)..<\(range.upperBound) is empty or not page aligned"
         case .invalidGeometry:
             return "the geometry's parameters are out of range"
+        case .outOfMemory:
+            return "out of memory"
         }
     }
 }

@@ -447,8 +447,9 @@ struct ModelTests {
 @Suite("Allocation failure")
 struct AllocationFailureTests {
     /// With the address space capped, the C library's table allocations
-    /// fail; the Swift layer stops with a clear message (as Array does on
-    /// out of memory) rather than go on with a half-made table.
+    /// fail; the subscript, which cannot throw, stops with a clear message
+    /// (as Array does on out of memory) rather than go on with a half-made
+    /// table.
     @Test func outOfMemoryIsAClearTrap() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             var limit = rlimit()
@@ -464,6 +465,55 @@ struct AllocationFailureTests {
         }
         if let result, !isAddressSanitized {
             #expect(String(decoding: result.standardErrorContent, as: UTF8.self).contains("MemTable: out of memory"))
+        }
+    }
+
+    /// The throwing operations report it instead, table unchanged: a store
+    /// whose table cannot be allocated, and the copy of a shared table.
+    @Test func outOfMemoryIsAnErrorOfTheThrowingOperations() async {
+        await #expect(processExitsWith: .success) {
+            // AddressSanitizer's allocator reports out of memory itself.
+            guard dlsym(nil, "__asan_init") == nil else { return }
+            var saved = rlimit()
+            getrlimit(Int32(RLIMIT_AS.rawValue), &saved)
+            var t = MemTable<Int>()
+            t[0] = 1
+            let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+            let vm = status.split(separator: "\n").first { $0.hasPrefix("VmSize:") }
+            let kib = vm.flatMap { UInt64($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+            var limit = saved
+            limit.rlim_cur = rlim_t((kib + 16 * 1024) * 1024)
+            setrlimit(Int32(RLIMIT_AS.rawValue), &limit)
+            // One page a GiB: two tables each, until there is no room.
+            var failedAt: UInt64? = nil
+            for gib in 1..<UInt64(1 << 16) {
+                do throws(MemTableError) {
+                    try t.updateValue(Int(gib), forAddress: PhysicalAddress(gib << 30))
+                } catch {
+                    precondition(error == .outOfMemory, "\(error)")
+                    failedAt = gib
+                    break
+                }
+            }
+            guard let failedAt else { preconditionFailure("16 MiB never ran out") }
+            // (Checked with what allocates nothing, until there is room again.)
+            precondition(t.count == Int(failedAt) && t[PhysicalAddress(failedAt << 30)] == nil)
+            // A copy that cannot be made leaves both sharing the old table.
+            let shared = t
+            do throws(MemTableError) {
+                try t.updateValue(-1, forAddress: 0)
+                preconditionFailure("copied a table of \(failedAt) GiB slots with no memory left")
+            } catch {
+                precondition(error == .outOfMemory, "\(error)")
+            }
+            precondition(t[0] == 1)
+            setrlimit(Int32(RLIMIT_AS.rawValue), &saved)
+            precondition(t == shared)
+            precondition(t.entries.map(\.value) == (0..<Int(failedAt)).map { $0 == 0 ? 1 : $0 })
+            // Room again: the same operations succeed.
+            try! t.updateValue(Int(failedAt), forAddress: PhysicalAddress(failedAt << 30))
+            try! t.updateValue(-1, forAddress: 0)
+            precondition(t.count == Int(failedAt) + 1 && shared[0] == 1 && t[0] == -1)
         }
     }
 }
