@@ -231,6 +231,9 @@ $(T)/memtable-replay-faults: $(TRACE_DIR)/replay.c $(TRACE_LIB) $(TRACE_HDRS) $(
 	$(CC) $(TRACE_CFLAGS) -ITests/C -DTRACE_FAULTS -o $@ $(TRACE_DIR)/replay.c $(TRACE_LIB) \
 	    $(TEST_SRCS) $(B)/test/lib.o -lbsd
 
+$(T)/libmemtable-failalloc.so: $(TRACE_DIR)/failalloc.c | $(T)
+	$(CC) $(TRACE_CFLAGS) -shared -fPIC -o $@ $<
+
 $(T)/memtable-gen: $(TRACE_DIR)/gen.c $(TRACE_DIR)/trace.c $(TRACE_DIR)/trace.h | $(T)
 	$(CC) $(TRACE_CFLAGS) -o $@ $(TRACE_DIR)/gen.c $(TRACE_DIR)/trace.c -lbsd
 
@@ -268,15 +271,26 @@ check-diff: $(T)/memtable-replay $(T)/memtable-gen $(SWIFT_TRACE)
 	wait $$a && [ $$b = 0 ]
 
 # Every operation of every example trace and of generated ones, with each
-# of its allocations failing in turn: the same transcript, nothing leaked.
-check-fault: $(T)/memtable-replay $(T)/memtable-replay-faults $(T)/memtable-gen
-	@for t in $(TRACES) $$(for s in 1 2 3 4 5 6 7 8; do $(T)/memtable-gen $$s 2000 > $(T)/fault-$$s.trace; \
+# of its allocations failing in turn: the same transcript, nothing leaked;
+# in C (the counting allocator) and through the Swift API (a calloc
+# preloaded that fails on request).
+FAULT_PRELOAD := LD_PRELOAD=$(abspath $(T)/libmemtable-failalloc.so)
+
+check-fault: $(T)/memtable-replay $(T)/memtable-replay-faults $(T)/memtable-gen \
+             $(T)/libmemtable-failalloc.so $(SWIFT_TRACE)
+	@rm -f $(T)/fault.log $(T)/fault-swift.log; \
+	for t in $(TRACES) $$(for s in 1 2 3 4 5 6 7 8; do $(T)/memtable-gen $$s 2000 > $(T)/fault-$$s.trace; \
 	        echo $(T)/fault-$$s.trace; done); do \
+	  $(T)/memtable-replay $$t > $(T)/f-plain.out || exit 1; \
 	  $(T)/memtable-replay-faults --fail-each $$t 2>> $(T)/fault.log > $(T)/f.out || { cat $(T)/fault.log; exit 1; }; \
-	  $(T)/memtable-replay $$t | diff -u - $(T)/f.out || exit 1; \
-	done; echo "faults: $$(grep -c . $(T)/fault.log) traces:"; \
-	awk '{ n += $$3; v += $$9 } END { printf "  %d allocation failures injected, %d changed a table, transcripts unchanged\n", n, v }' $(T)/fault.log; \
-	rm -f $(T)/fault.log
+	  diff -u $(T)/f-plain.out $(T)/f.out || exit 1; \
+	  $(FAULT_PRELOAD) $(SWIFT_TRACE) replay --fail-each $$t 2>> $(T)/fault-swift.log > $(T)/f.out || \
+	    { cat $(T)/fault-swift.log; exit 1; }; \
+	  diff -u $(T)/f-plain.out $(T)/f.out || exit 1; \
+	done; echo "faults: $$(grep -c . $(T)/fault.log) traces, every operation with each allocation failing in turn:"; \
+	awk '{ n += $$3; v += $$9 } END { printf "  C:     %d allocation failures injected, %d changed a table, transcripts unchanged\n", n, v }' $(T)/fault.log; \
+	awk '{ n += $$3; v += $$9 } END { printf "  Swift: %d allocation failures injected, %d changed a table, transcripts unchanged\n", n, v }' $(T)/fault-swift.log; \
+	rm -f $(T)/fault.log $(T)/fault-swift.log
 
 fuzz: $(T)/fuzz
 	mkdir -p $(T)/corpus && cp $(TRACES) $(T)/corpus/

@@ -38,7 +38,11 @@ struct LibEngine: Engine {
         guard pa < geometry.addressLimit else { throw EngineError("ERANGE") }
         let old = table.entry(containing: PhysicalAddress(pa))
         if let old, old.level != .pte { throw EngineError("EEXIST") }
-        table[PhysicalAddress(pa)] = value
+        do {
+            try table.updateValue(value, forAddress: PhysicalAddress(pa))
+        } catch {
+            throw EngineError(error)
+        }
         return old.map(leaf)
     }
 

@@ -4,6 +4,7 @@
 // The trace format and the transcript, as Tests/TRACES.md documents them
 // and Tests/C/trace/trace.c prints them.
 
+import Foundation
 import MemTable
 
 /// A trace's geometries, by name.
@@ -106,6 +107,7 @@ struct EngineError: Error {
         case .smallerEntriesPresent: name = "EEXIST"
         case .noEntry: name = "ENOENT"
         case .unalignedAddress, .levelNotInGeometry, .invalidRange, .invalidGeometry: name = "EINVAL"
+        case .outOfMemory: name = "ENOMEM"
         }
     }
 }
@@ -157,9 +159,40 @@ struct Digest {
     }
 }
 
+/// Allocation failures on request, from libmemtable-failalloc.so preloaded
+/// (Tests/C/trace/failalloc.c): the Swift replay's `--fail-each`.
+final class Faults {
+    typealias Arm = @convention(c) (Int) -> Void
+    typealias Disarm = @convention(c) () -> Void
+    typealias Live = @convention(c) () -> Int
+
+    let arm: Arm, disarm: Disarm, live: Live
+    var injected = 0, violations = 0
+
+    /// Nil unless the allocator is preloaded.
+    init?() {
+        guard let arm = dlsym(nil, "memtable_fault_arm"), let disarm = dlsym(nil, "memtable_fault_disarm"),
+              let live = dlsym(nil, "memtable_fault_live")
+        else { return nil }
+        self.arm = unsafeBitCast(arm, to: Arm.self)
+        self.disarm = unsafeBitCast(disarm, to: Disarm.self)
+        self.live = unsafeBitCast(live, to: Live.self)
+    }
+}
+
 /// Replays `text` through engines of type `E`; the transcript, or a
 /// `TraceError` naming the line for malformed input.
-func replay<E: Engine>(_ text: String, as _: E.Type) throws -> [String] {
+///
+/// With `faults`, every operation that can allocate is first run with each
+/// of its allocations failing in turn, as the C replay's `--fail-each` does:
+/// it must answer `error ENOMEM`, leave its table as it was and keep
+/// nothing it allocated, except the copy of a shared table, which it then
+/// owns (copy on write); the operation is then retried from its first
+/// allocation. `erase` is left out: it only allocates to copy a shared table,
+/// and `removeValue`, like `Dictionary`'s, stops the program on out of memory;
+/// so are `clone` (a Swift copy allocates nothing until it changes), `use`
+/// and `free`.
+func replay<E: Engine>(_ text: String, as _: E.Type, faults: Faults? = nil) throws -> [String] {
     var out: [String] = []
     var geometry = geometries["x86_64"]!
     var tables: [E?] = Array(repeating: nil, count: 8)
@@ -187,92 +220,129 @@ func replay<E: Engine>(_ text: String, as _: E.Type) throws -> [String] {
         if tables[current] == nil && line.op != .use && line.op != .clone {
             throw TraceError(description: "line \(lineno): table \(current) was freed")
         }
-        let a = "0x" + String(line.a, radix: 16), b = "0x" + String(line.b, radix: 16)
-        let level = Int(line.level), value = Int(line.value)
-        func result(_ body: () throws(EngineError) -> Leaf?) -> String {
-            do {
-                if let old = try body() { return "ok, was \(old.text)" }
-                return "ok"
-            } catch {
-                return "error \(error.name)"
-            }
+        guard let faults, ![.use, .free, .erase, .clone].contains(line.op) else {
+            out.append(try perform(line, lineno, &tables, &current))
+            continue
         }
-        switch line.op {
-        case .store:
-            out.append("store \(a) \(level) \(value): " + result { () throws(EngineError) in
-                try tables[current]!.store(line.a, level: level, value: value)
-            })
-        case .create:
-            out.append("create \(a) \(value): " + result { () throws(EngineError) in
-                try tables[current]!.create(line.a, value: value)
-            })
-        case .find, .load, .erase, .next:
-            let leaf: Leaf?
-            switch line.op {
-            case .erase: leaf = tables[current]!.erase(line.a)
-            case .next: leaf = tables[current]!.next(line.a)
-            default: leaf = tables[current]!.load(line.a)
+        var n = 0
+        var restarted = false
+        while true {
+            let before = digest(tables[current]!)
+            faults.arm(n)
+            let result = Result { try perform(line, lineno, &tables, &current) }
+            faults.disarm()
+            let text = try result.get()
+            guard text.hasSuffix("error ENOMEM") else {
+                out.append(text)
+                break
             }
-            out.append("\(line.op.rawValue) \(a): \(leaf?.text ?? "none")")
-        case .split:
-            out.append("split \(a) \(level): " + result { () throws(EngineError) in
-                try tables[current]!.split(line.a, level: level)
-                return nil
-            })
-        case .merge:
-            do {
-                let merged = try tables[current]!.merge(line.a, level: level)
-                out.append("merge \(a) \(level): \(merged ? "ok" : "no")")
-            } catch {
-                out.append("merge \(a) \(level): error \(error.name)")
+            faults.injected += 1
+            let live = faults.live()
+            let copied = !restarted && live != 0 && live == tables[current]!.stats.tables.reduce(0, +)
+            if digest(tables[current]!) != before || (live != 0 && !copied) {
+                faults.violations += 1
+                let message = "line \(lineno): allocation \(n) failing changed the table or kept \(live) allocations: \(text)\n"
+                FileHandle.standardError.write(Data(message.utf8))
             }
-        case .storeRange:
-            out.append("store_range \(a) \(b) \(value): " + result { () throws(EngineError) in
-                try tables[current]!.storeRange(line.a, line.b, value: value)
-                return nil
-            })
-        case .eraseRange:
-            do {
-                let n = try tables[current]!.eraseRange(line.a, line.b)
-                out.append("erase_range \(a) \(b): \(n) erased")
-            } catch {
-                out.append("erase_range \(a) \(b): error \(error.name)")
-            }
-        case .walk:
-            var d = Digest()
-            tables[current]!.walk(line.a, line.b) { d.add($0) }
-            let shown = d.shown.isEmpty ? " " : " " + d.shown.joined(separator: " ") + "; "
-            out.append("walk \(a) \(b):\(shown)\(d.n) leaves, fnv \(d.hex)")
-        case .count:
-            out.append("count: \(tables[current]!.count)")
-        case .stats:
-            let s = tables[current]!.stats
-            out.append("stats: count \(s.count) pages \(s.pages) leaves "
-                + s.leaves.map(String.init).joined(separator: ",") + " tables "
-                + s.tables.map(String.init).joined(separator: ",") + " bytes \(s.bytes)")
-        case .clone:
-            guard tables[current] != nil, let free = tables.firstIndex(where: { $0 == nil }) else {
-                throw TraceError(description: "line \(lineno): no table to clone, or no room")
-            }
-            tables[free] = tables[current]
-            out.append("clone: table \(free)")
-        case .use:
-            guard tables[value] != nil else { throw TraceError(description: "line \(lineno): no table \(value)") }
-            current = value
-            out.append("use \(value)")
-        case .free:
-            guard tables[value] != nil else { throw TraceError(description: "line \(lineno): no table \(value)") }
-            tables[value] = nil
-            out.append("free \(value)")
-        case .geometry:
-            break
+            // A table that kept its copy now allocates afresh: start over.
+            n = copied ? 0 : n + 1
+            restarted = restarted || copied
         }
     }
     for (i, table) in tables.enumerated() {
         guard let table else { continue }
-        var d = Digest()
-        table.walk(0, .max) { d.add($0) }
-        out.append("digest \(i): \(d.n) leaves, count \(table.count), fnv \(d.hex)")
+        out.append("digest \(i): \(digest(table))")
     }
     return out
+}
+
+/// `L leaves, count C, fnv 0x…` of a whole table.
+func digest<E: Engine>(_ table: E) -> String {
+    var d = Digest()
+    table.walk(0, .max) { d.add($0) }
+    return "\(d.n) leaves, count \(table.count), fnv \(d.hex)"
+}
+
+/// Runs one operation line on `tables`; its transcript line.
+func perform<E: Engine>(_ line: Line, _ lineno: Int, _ tables: inout [E?], _ current: inout Int) throws -> String {
+    let a = "0x" + String(line.a, radix: 16), b = "0x" + String(line.b, radix: 16)
+    let level = Int(line.level), value = Int(line.value)
+    func result(_ body: () throws(EngineError) -> Leaf?) -> String {
+        do {
+            if let old = try body() { return "ok, was \(old.text)" }
+            return "ok"
+        } catch {
+            return "error \(error.name)"
+        }
+    }
+    switch line.op {
+    case .store:
+        return "store \(a) \(level) \(value): " + result { () throws(EngineError) in
+            try tables[current]!.store(line.a, level: level, value: value)
+        }
+    case .create:
+        return "create \(a) \(value): " + result { () throws(EngineError) in
+            try tables[current]!.create(line.a, value: value)
+        }
+    case .find, .load, .erase, .next:
+        let leaf: Leaf?
+        switch line.op {
+        case .erase: leaf = tables[current]!.erase(line.a)
+        case .next: leaf = tables[current]!.next(line.a)
+        default: leaf = tables[current]!.load(line.a)
+        }
+        return "\(line.op.rawValue) \(a): \(leaf?.text ?? "none")"
+    case .split:
+        return "split \(a) \(level): " + result { () throws(EngineError) in
+            try tables[current]!.split(line.a, level: level)
+            return nil
+        }
+    case .merge:
+        do {
+            let merged = try tables[current]!.merge(line.a, level: level)
+            return "merge \(a) \(level): \(merged ? "ok" : "no")"
+        } catch {
+            return "merge \(a) \(level): error \(error.name)"
+        }
+    case .storeRange:
+        return "store_range \(a) \(b) \(value): " + result { () throws(EngineError) in
+            try tables[current]!.storeRange(line.a, line.b, value: value)
+            return nil
+        }
+    case .eraseRange:
+        do {
+            let n = try tables[current]!.eraseRange(line.a, line.b)
+            return "erase_range \(a) \(b): \(n) erased"
+        } catch {
+            return "erase_range \(a) \(b): error \(error.name)"
+        }
+    case .walk:
+        var d = Digest()
+        tables[current]!.walk(line.a, line.b) { d.add($0) }
+        let shown = d.shown.isEmpty ? " " : " " + d.shown.joined(separator: " ") + "; "
+        return "walk \(a) \(b):\(shown)\(d.n) leaves, fnv \(d.hex)"
+    case .count:
+        return "count: \(tables[current]!.count)"
+    case .stats:
+        let s = tables[current]!.stats
+        return "stats: count \(s.count) pages \(s.pages) leaves "
+            + s.leaves.map(String.init).joined(separator: ",") + " tables "
+            + s.tables.map(String.init).joined(separator: ",") + " bytes \(s.bytes)"
+    case .clone:
+        guard tables[current] != nil, let free = tables.firstIndex(where: { $0 == nil }) else {
+            throw TraceError(description: "line \(lineno): no table to clone, or no room")
+        }
+        tables[free] = tables[current]
+        return "clone: table \(free)"
+    case .use:
+        guard tables[Int(line.value)] != nil else { throw TraceError(description: "line \(lineno): no table \(line.value)") }
+        current = Int(line.value)
+        return "use \(line.value)"
+    case .free:
+        guard tables[Int(line.value)] != nil else { throw TraceError(description: "line \(lineno): no table \(line.value)") }
+        tables[Int(line.value)] = nil
+        return "free \(line.value)"
+    case .geometry:
+        fatalError("geometry is handled by replay")
+    }
 }

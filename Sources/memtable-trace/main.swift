@@ -3,7 +3,7 @@
 // memtable-trace: replay operation traces through the Swift API (or its
 // Dictionary model), generate them, and cross-check the C and Swift layers.
 //
-//   memtable-trace replay [--model] TRACE
+//   memtable-trace replay [--model | --fail-each] TRACE
 //   memtable-trace generate SEED OPERATIONS [GEOMETRY]
 //   memtable-trace check --c-replay PATH --c-gen PATH [--seeds N] [--ops N]
 //                        [--first SEED] [--out DIR]
@@ -188,6 +188,14 @@ case "replay":
     args.removeFirst()
     let model = args.first == "--model"
     if model { args.removeFirst() }
+    var faults: Faults? = nil
+    if !model && args.first == "--fail-each" {
+        args.removeFirst()
+        guard let f = Faults() else {
+            fail("--fail-each needs LD_PRELOAD=build/trace/libmemtable-failalloc.so")
+        }
+        faults = f
+    }
     let text: String
     if let path = args.first {
         guard let t = try? String(contentsOfFile: path, encoding: .utf8) else { fail("cannot read \(path)") }
@@ -196,8 +204,13 @@ case "replay":
         text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
     }
     do {
-        let out = model ? try replay(text, as: ModelEngine.self) : try replay(text, as: LibEngine.self)
+        let out = model ? try replay(text, as: ModelEngine.self) : try replay(text, as: LibEngine.self, faults: faults)
         print(out.joined(separator: "\n"))
+        if let faults {
+            FileHandle.standardError.write(Data(("fault injection: \(faults.injected) allocation failures injected, "
+                + "\(faults.violations) changed the table\n").utf8))
+            if faults.violations != 0 { exit(1) }
+        }
     } catch {
         fail("\(error)")
     }
@@ -247,5 +260,5 @@ case "check":
         + " C library, C model, Swift API and Swift model transcripts identical")
 
 default:
-    fail("usage: memtable-trace replay [--model] TRACE | generate SEED OPERATIONS [GEOMETRY] | check ...")
+    fail("usage: memtable-trace replay [--model | --fail-each] TRACE | generate SEED OPERATIONS [GEOMETRY] | check ...")
 }
