@@ -537,6 +537,43 @@ MEM_TABLE_API int mem_table_walk(struct mem_table *table, phys_addr_t start, phy
 MEM_TABLE_API void **mem_table_next(struct mem_table *table, phys_addr_t *pa, unsigned int *level);
 
 /**
+ * struct mem_table_run - Consecutive slots of one table, for a scan.
+ * @slots: The first slot: a leaf.
+ * @count: How many slots the run has (at least 1).
+ * @pa: The first address of the first slot's entry.
+ * @shift: log2 of the bytes each slot covers: slot i starts at
+ *         @pa + (i << @shift).
+ * @level: The entries' level, as mem_table_load() reports it.
+ */
+struct mem_table_run {
+	void **slots;
+	unsigned long count;
+	phys_addr_t pa;
+	unsigned int shift;
+	unsigned int level;
+};
+
+/**
+ * mem_table_next_run() - The slots from the first leaf at or after an address.
+ * @table: The table.
+ * @pa: Where to start; a leaf covering @pa is the first one.
+ * @run: Where to describe the run.
+ *
+ * The run goes from that leaf to the end of its table or to the first slot
+ * that holds a table, whichever comes first: each slot in it is a leaf,
+ * NULL or a reservation (an odd pointer, as IS_LEAF() tells). A caller scans
+ * it in a tight loop, and goes on from the address after its last slot;
+ * this is how the Swift layer iterates. The slots stay valid until the
+ * table is changed.
+ *
+ * Context: Does not allocate.
+ * Return: 1 with @run filled, 0 if no leaf lies at or after @pa, -EINVAL
+ * (NULL @table or @run) or -ERANGE (@pa beyond the table).
+ */
+MEM_TABLE_API int mem_table_next_run(struct mem_table *table, phys_addr_t pa,
+				     struct mem_table_run *run);
+
+/**
  * mem_table_clone() - Deep-copy a table.
  * @table: The table to copy; it is not modified.
  *

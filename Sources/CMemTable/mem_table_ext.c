@@ -232,6 +232,12 @@ static struct mem_table_root *_root(struct mem_table *table)
 	return ROOT_INFO(table);
 }
 
+/* Before anything that may free a table: the hint may point into it. */
+static void _hint_forget(struct mem_table *table)
+{
+	_root(table)->hint = NULL;
+}
+
 /* Count leaves coming and going (a stale count is recounted anyway). */
 static void _count_add(struct mem_table *table, long delta)
 {
@@ -444,6 +450,17 @@ static int _store_page(struct mem_table *table, phys_addr_t pa, void *entry, voi
 		path[i]->changed = true;
 	t->changed = true;
 	_count_add(table, prev ? 0 : 1);
+	/* The next page store in this table starts here. */
+	if (depth) {
+		struct mem_table_root *root = _root(table);
+
+		for (i = 1; i < depth; i++)
+			root->hint_path[i - 1] = path[i];
+		if (depth < MEM_TABLE_MAX_LEVELS)
+			root->hint_path[depth - 1] = NULL;
+		root->hint = t;
+		root->hint_base = pa & ~(((phys_addr_t)level->nentries << level->shift) - 1);
+	}
 	if (old)
 		*old = prev;
 	else
@@ -470,10 +487,31 @@ int mem_table_store(struct mem_table *table, phys_addr_t pa, unsigned int level,
 	if (!entry || !IS_LEAF(entry) || !_aligned(target, pa))
 		return -EINVAL;
 	if (!target->number) {
+		struct mem_table_root *root = _root(table);
+
+		/* In the table of the last page stored: straight to the slot. */
+		if (root->hint && pa - root->hint_base < (phys_addr_t)target->nentries << target->shift) {
+			unsigned int i;
+
+			for (i = 0; i < MEM_TABLE_MAX_LEVELS - 1 && root->hint_path[i]; i++)
+				root->hint_path[i]->changed = true;
+			table->changed = true;
+			root->hint->changed = true;
+			slot = &root->hint->entries[_index(target, pa)];
+			prev = *slot == MEM_TABLE_RESERVED ? NULL : *slot;
+			*slot = entry;
+			_count_add(table, prev ? 0 : 1);
+			if (old)
+				*old = prev;
+			else
+				_release(table->ops, prev);
+			return 0;
+		}
 		err = _store_page(table, pa, entry, old);
 		if (err <= 0)
 			return err;
 	}
+	_hint_forget(table);
 	/* Smaller leaves under the range would be lost: refuse, change nothing. */
 	slot = _lookup_slot(table, pa, target);
 	if (slot && *slot && IS_TABLE(*slot) && _has_leaf(TABLE(*slot), false))
@@ -576,6 +614,7 @@ void *mem_table_erase(struct mem_table *table, phys_addr_t pa, unsigned int *lev
 
 	if (_check(table, pa, 0, NULL))
 		return NULL;
+	_hint_forget(table);
 	leaf = _erase(table, pa, &number, &emptied);
 	if (!leaf)
 		return NULL;
@@ -620,6 +659,7 @@ int mem_table_merge(struct mem_table *table, phys_addr_t pa, unsigned int level)
 		return err;
 	if (!target->number)
 		return -EINVAL;
+	_hint_forget(table);
 	slot = _lookup_slot(table, pa, target);
 	if (!slot || !*slot || !IS_TABLE(*slot))
 		return -ENOENT;
@@ -842,8 +882,10 @@ long mem_table_erase_range(struct mem_table *table, phys_addr_t start, phys_addr
 	size_t n;
 	int err = _check_range(table, start, end);
 
-	if (!err)
-		err = _prepare_range(table, start, end, false);
+	if (err)
+		return err;
+	_hint_forget(table);
+	err = _prepare_range(table, start, end, false);
 	if (err)
 		return err;
 	n = _erase_range(table, 0, start, end - 1);
@@ -863,6 +905,7 @@ int mem_table_store_range(struct mem_table *table, phys_addr_t start, phys_addr_
 	if (!entry || !IS_LEAF(entry) ||
 	    (!mem_table_is_value(entry) && table->ops && table->ops->free))
 		return -EINVAL;
+	_hint_forget(table);
 	err = _prepare_range(table, start, end, true);
 	if (err)
 		return err;
@@ -969,6 +1012,30 @@ void **mem_table_next(struct mem_table *table, phys_addr_t *pa, unsigned int *le
 	return slot;
 }
 
+int mem_table_next_run(struct mem_table *table, phys_addr_t pa, struct mem_table_run *run)
+{
+	struct mem_table_level *l;
+	unsigned long i, n;
+	phys_addr_t found;
+	void **slot;
+	int err = run ? _check(table, pa, 0, NULL) : -EINVAL;
+
+	if (err)
+		return err;
+	slot = _next(table, 0, pa, &found, &l);
+	if (!slot)
+		return 0;
+	n = l->nentries - _index(l, found);
+	for (i = 1; i < n && !(slot[i] && IS_TABLE(slot[i])); i++)
+		;
+	run->slots = slot;
+	run->count = i;
+	run->pa = found;
+	run->shift = l->shift;
+	run->level = l->number + _mem_table_geometry(l)->base_level;
+	return 1;
+}
+
 /* ------------------------------------------------------------------- clone */
 
 /* Copy @src's entries into @dst; on failure @dst holds what was copied. */
@@ -1016,6 +1083,7 @@ struct mem_table *mem_table_clone(struct mem_table *table)
 		return NULL;
 	copy->changed = table->changed;
 	*ROOT_INFO(copy) = *ROOT_INFO(table);
+	_hint_forget(copy); /* it points into @table */
 	if (_clone(copy, table)) {
 		mem_table_free(copy);
 		errno = ENOMEM;

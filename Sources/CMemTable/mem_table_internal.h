@@ -28,11 +28,17 @@
 /*
  * Every root carries this after its entries (the struct mem_table layout is
  * the RFC's): the leaf count, exact unless a mem_table_create() slot may
- * have been filled behind the table's back.
+ * have been filled behind the table's back; and the table of the last page
+ * stored, with the tables above it, so that the next page store in it goes
+ * straight to its slot (stores come in runs of neighbouring pages). The
+ * hint is forgotten by every operation that may free a table.
  */
 struct mem_table_root {
 	size_t leaves;
 	bool stale;
+	phys_addr_t hint_base;		/* the first address hint covers */
+	struct mem_table *hint;		/* a table of pages, or NULL */
+	struct mem_table *hint_path[MEM_TABLE_MAX_LEVELS - 1]; /* below the root, above hint */
 };
 
 #define ROOT_INFO(table) \

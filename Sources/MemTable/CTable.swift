@@ -173,27 +173,6 @@ nonisolated(unsafe) private let boxOps: UnsafeMutablePointer<mem_table_ops> = {
 
 // MARK: - The table
 
-/// An entry as a walk hands it over: first address, level index, raw slot.
-@usableFromInline
-struct RawEntry {
-    @usableFromInline var start: UInt64
-    @usableFromInline var level: UInt8
-    @usableFromInline var raw: UInt
-    @usableFromInline init(start: UInt64, level: UInt8, raw: UInt) {
-        self.start = start
-        self.level = level
-        self.raw = raw
-    }
-}
-
-/// What `Storage.fill`'s walk callback needs.
-private struct WalkContext {
-    var out: UnsafeMutableRawPointer?
-    var capacity: Int
-    var shifts: [Int]
-    var next: UInt64 = 0
-}
-
 /// Owns one C table; freed (with every value released) in `deinit`.
 @usableFromInline
 final class Storage<Value> {
@@ -276,39 +255,37 @@ final class Storage<Value> {
         return Codec<Value>.decode(entry)
     }
 
-    /// Fills `buffer` (emptied first) with the entries from `start` on and
-    /// before `end`, in order, as many as it holds: first address, level,
-    /// raw entry. Returns where to go on from, or nil at the end.
+    /// Consecutive slots of one table (`struct mem_table_run`), for an
+    /// iterator to scan in place; its storage keeps them alive, and copy on
+    /// write keeps them unchanged while it does.
     @usableFromInline
-    func fill(_ buffer: inout [RawEntry], from start: UInt64, to end: UInt64) -> UInt64? {
-        buffer.removeAll(keepingCapacity: true)
-        guard start < end else { return nil }
-        var context = WalkContext(capacity: buffer.capacity, shifts: geometry.box.shifts)
-        var resume: UInt64? = nil
-        withUnsafeMutablePointer(to: &buffer) { out in
-            context.out = UnsafeMutableRawPointer(out)
-            withUnsafeMutablePointer(to: &context) { ctx in
-                _ = mem_table_walk(table, start, end, { entry, pa, level, arg in
-                    let ctx = arg!.assumingMemoryBound(to: WalkContext.self)
-                    let out = ctx.pointee.out!.assumingMemoryBound(to: [RawEntry].self)
-                    let index = Int(level - baseLevel)
-                    out.pointee.append(RawEntry(start: pa, level: UInt8(index), raw: UInt(bitPattern: entry)))
-                    ctx.pointee.next = pa &+ (1 << UInt64(ctx.pointee.shifts[index]))
-                    return out.pointee.count >= ctx.pointee.capacity ? 1 : 0
-                }, ctx)
-                if ctx.pointee.out!.assumingMemoryBound(to: [RawEntry].self).pointee.count >= ctx.pointee.capacity,
-                   ctx.pointee.next != 0
-                {
-                    resume = ctx.pointee.next
-                }
-            }
-        }
-        return resume
+    struct Run {
+        @usableFromInline let slots: UnsafePointer<UInt>?
+        @usableFromInline var count: Int
+        @usableFromInline let start: UInt64
+        @usableFromInline let shift: UInt64
+        @usableFromInline let level: Int
+        /// Where the next run starts looking, or nil at the end.
+        @usableFromInline let next: UInt64?
+
+        @inlinable
+        func slot(_ i: Int) -> UInt { slots.unsafelyUnwrapped[i] }
     }
 
-    /// log2 of the bytes an entry of level index `level` covers.
+    /// The run of slots from the first entry at or after `start` (an empty
+    /// one if there is none before `end`).
     @usableFromInline
-    func shift(of level: UInt8) -> Int { geometry.box.shifts[Int(level)] }
+    func run(from start: UInt64, to end: UInt64) -> Run {
+        var r = mem_table_run()
+        guard start < end, mem_table_next_run(table, start, &r) == 1, r.pa < end else {
+            return Run(slots: nil, count: 0, start: 0, shift: 0, level: 0, next: nil)
+        }
+        let after = r.pa &+ (UInt64(r.count) << UInt64(r.shift))
+        return Run(slots: UnsafeRawPointer(r.slots).map { $0.assumingMemoryBound(to: UInt.self) },
+                   count: Int(r.count), start: r.pa, shift: UInt64(r.shift),
+                   level: Int(r.level - baseLevel),
+                   next: after > r.pa && after < end ? after : nil)
+    }
 
     /// The value of a raw entry that is a box.
     @usableFromInline

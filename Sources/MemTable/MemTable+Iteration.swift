@@ -63,43 +63,48 @@ extension MemTable {
             self.bounds = bounds
         }
 
-        /// Iterates the entries in ascending address order, a batch of them
-        /// from the C walk at a time.
+        /// Iterates the entries in ascending address order, scanning the
+        /// slots of one table at a time where they lie (`mem_table_next_run`).
         public struct Iterator: IteratorProtocol {
             @usableFromInline let storage: Storage<Value>
-            @usableFromInline var batch: [RawEntry]
+            @usableFromInline var run: Storage<Value>.Run
             @usableFromInline var index = 0
-            @usableFromInline var resume: UInt64?
             @usableFromInline let end: UInt64
 
             @usableFromInline
             init(storage: Storage<Value>, bounds: Range<UInt64>) {
                 self.storage = storage
                 self.end = bounds.upperBound
-                batch = []
-                batch.reserveCapacity(512)
-                resume = storage.fill(&batch, from: bounds.lowerBound, to: bounds.upperBound)
+                run = storage.run(from: bounds.lowerBound, to: bounds.upperBound)
             }
 
             @inlinable
             public mutating func next() -> Entry? {
-                if index == batch.count {
-                    guard let from = resume else { return nil }
-                    resume = storage.fill(&batch, from: from, to: end)
+                while true {
+                    while index < run.count {
+                        let i = index
+                        index += 1
+                        let raw = run.slot(i)
+                        // Empty (0), or reserved (odd: the C library's MEM_TABLE bit).
+                        if raw == 0 || raw & 1 != 0 { continue }
+                        let start = run.start &+ UInt64(truncatingIfNeeded: i) &<< run.shift
+                        if start >= end {
+                            run.count = 0
+                            return nil
+                        }
+                        let value: Value
+                        if Codec<Value>.mayBeInline && raw & 3 == 2 {
+                            value = Codec<Value>.value(payload: UInt64(raw >> 2))
+                        } else {
+                            value = storage.boxedValue(raw)
+                        }
+                        return Entry(range: PhysicalAddress(start)..<PhysicalAddress(start &+ (1 &<< run.shift)),
+                                     level: PageLevel(rawValue: run.level), value: value)
+                    }
+                    guard let from = run.next else { return nil }
+                    run = storage.run(from: from, to: end)
                     index = 0
-                    if batch.isEmpty { return nil }
                 }
-                let e = batch[index]
-                index += 1
-                let value: Value
-                if Codec<Value>.mayBeInline && e.raw & 3 == 2 {
-                    value = Codec<Value>.value(payload: UInt64(e.raw >> 2))
-                } else {
-                    value = storage.boxedValue(e.raw)
-                }
-                let size: UInt64 = 1 << UInt64(storage.shift(of: e.level))
-                return Entry(range: PhysicalAddress(e.start)..<PhysicalAddress(e.start &+ size),
-                             level: PageLevel(rawValue: Int(e.level)), value: value)
             }
         }
 

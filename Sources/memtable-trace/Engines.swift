@@ -344,9 +344,9 @@ struct ModelEngine: Engine {
         }
         for m in 1..<levels { s.tables[m - 1] = below[m].count }
         s.tables[levels - 1] = 1
-        // struct mem_table is 24 bytes, an entry 8, the root's trailer 16.
+        // struct mem_table is 24 bytes, an entry 8, the root's trailer 72 (Sources/CMemTable/mem_table_internal.h).
         for l in 0..<levels { s.bytes += s.tables[l] * (24 + 8 << bits[l]) }
-        s.bytes += 16
+        s.bytes += 72
         return s
     }
 }

@@ -177,6 +177,57 @@ static void check_values(void)
 	check_clean();
 }
 
+/* The table of @level (0: pages) on the way to @pa, as the layout has it. */
+static struct mem_table *table_at(struct mem_table *t, phys_addr_t pa, unsigned int level)
+{
+	while (t && t->level->number > level) {
+		void *e = t->entries[(pa >> t->level->shift) & t->level->mask];
+
+		t = e && !IS_LEAF(e) ? (struct mem_table *)((uintptr_t)e & ~(uintptr_t)MEM_TABLE) : NULL;
+	}
+	return t;
+}
+
+/*
+ * A page store goes straight to the table of the last page stored: it must
+ * still mark the path changed, and forget that table when it may be freed.
+ */
+static void check_store_hint(void)
+{
+	struct mem_table *t = mem_table_alloc_geometry(x86, NULL), *c;
+	unsigned int l;
+
+	CHECK(mem_table_store(t, 0x1000, PG_LEVEL_4K, V(1), NULL) == 0);
+	for (l = 0; l < 4; l++)
+		table_at(t, 0x1000, l)->changed = false;
+	CHECK(mem_table_store(t, 0x2000, PG_LEVEL_4K, V(2), NULL) == 0);
+	for (l = 0; l < 4; l++)
+		CHECK(table_at(t, 0x2000, l)->changed);
+	/* Its table freed by an erase, a merge, a range: a new one each time. */
+	CHECK(mem_table_erase(t, 0x1000, NULL) == V(1) && mem_table_erase(t, 0x2000, NULL) == V(2));
+	CHECK(!table_at(t, 0x1000, 0) && mem_table_count(t) == 0);
+	CHECK(mem_table_store(t, 0x3000, PG_LEVEL_4K, V(3), NULL) == 0);
+	CHECK(mem_table_load(t, 0x3000, NULL) == V(3) && mem_table_count(t) == 1);
+	CHECK(mem_table_store_range(t, 0, 2 * MiB, V(4)) == 0 && !table_at(t, 0, 0));
+	CHECK(mem_table_store(t, 0x5000, PG_LEVEL_4K, V(5), NULL) == 0);
+	CHECK(mem_table_load(t, 0x5000, NULL) == V(5) && mem_table_load(t, 0x6000, NULL) == V(4));
+	CHECK(mem_table_store(t, 0x5000, PG_LEVEL_4K, V(4), NULL) == 0);
+	CHECK(mem_table_merge(t, 0, PG_LEVEL_2M) == 0 && !table_at(t, 0, 0));
+	CHECK(mem_table_store(t, 0x7000, PG_LEVEL_4K, V(7), NULL) == 0);
+	CHECK(mem_table_load(t, 0x7000, NULL) == V(7) && mem_table_count(t) == 512);
+	CHECK(mem_table_erase_range(t, 0, 2 * MiB) == 512 && !table_at(t, 0, 0));
+	CHECK(mem_table_store(t, 0x8000, PG_LEVEL_4K, V(8), NULL) == 0 && mem_table_count(t) == 1);
+	/* A clone has its own tables: storing into it leaves the original alone. */
+	c = mem_table_clone(t);
+	CHECK(c && mem_table_store(c, 0x9000, PG_LEVEL_4K, V(9), NULL) == 0);
+	CHECK(mem_table_load(t, 0x9000, NULL) == NULL && mem_table_load(c, 0x9000, NULL) == V(9));
+	CHECK(mem_table_store(t, 0xa000, PG_LEVEL_4K, V(10), NULL) == 0);
+	CHECK(mem_table_load(c, 0xa000, NULL) == NULL && mem_table_count(t) == 2);
+	mem_table_free(c);
+	mem_table_free(t);
+	check_clean();
+}
+
 static void check_store_load_erase(void)
 {
 	struct mem_table *t = mem_table_alloc_geometry(x86, &full_ops);
@@ -409,6 +460,28 @@ static void check_walk_next(void)
 	CHECK((slot = mem_table_next(t, &pa, NULL)) && pa == 600 * GiB);
 	pa = 600 * GiB + 4096;
 	CHECK(mem_table_next(t, &pa, NULL) == NULL && pa == 600 * GiB + 4096);
+
+	/* next_run: from the covering leaf to its table's end or a table. */
+	{
+		struct mem_table_run run;
+
+		CHECK(mem_table_next_run(t, 0, &run) == 1 && run.pa == 4096 && run.count == 511 &&
+		      run.shift == 12 && run.level == PG_LEVEL_4K && run.slots[0] == V(1));
+		/* The table of 2 MiB entries: from the leaf at 2 MiB to its end. */
+		CHECK(mem_table_next_run(t, 3 * MiB, &run) == 1 && run.pa == 2 * MiB &&
+		      run.level == PG_LEVEL_2M && run.count == 511 && run.shift == 21);
+		/* The table of 1 GiB entries: from 2 GiB to the table of the page at 63 GiB. */
+		CHECK(mem_table_next_run(t, 4 * MiB, &run) == 1 && run.pa == 2 * GiB &&
+		      run.level == PG_LEVEL_1G && run.count == 61 && run.slots[0] == V(99) &&
+		      !run.slots[1]);
+		CHECK(mem_table_next_run(t, 600 * GiB + 4096, &run) == 0);
+		CHECK(mem_table_next_run(t, 1ULL << 46, &run) == -ERANGE);
+		CHECK(mem_table_next_run(NULL, 0, &run) == -EINVAL);
+		CHECK(mem_table_next_run(t, 0, NULL) == -EINVAL);
+		CHECK(mem_table_reserve(t, 3 * GiB, PG_LEVEL_1G) == 0);
+		CHECK(mem_table_next_run(t, 2 * GiB, &run) == 1 && run.count == 61 &&
+		      run.slots[1] == (void *)MEM_TABLE && !IS_LEAF(run.slots[1]));
+	}
 	mem_table_free(t);
 	check_clean();
 }
@@ -699,6 +772,27 @@ static int digest_leaf(void *entry, phys_addr_t pa, unsigned int level, void *ar
 	return 0;
 }
 
+/* The leaves meeting [@pa, @end) as mem_table_next_run() hands them out. */
+static void digest_runs(struct mem_table *t, phys_addr_t pa, phys_addr_t end, struct digest *d)
+{
+	struct mem_table_run run;
+	unsigned long i;
+
+	while (pa < end && mem_table_next_run(t, pa, &run) == 1) {
+		for (i = 0; i < run.count; i++) {
+			phys_addr_t lo = run.pa + ((phys_addr_t)i << run.shift);
+
+			if (lo >= end)
+				return;
+			if (run.slots[i] && IS_LEAF(run.slots[i]))
+				digest_leaf(run.slots[i], lo, run.level, d);
+		}
+		if (run.pa + ((phys_addr_t)run.count << run.shift) <= pa)
+			return; /* the top of a 64-bit space */
+		pa = run.pa + ((phys_addr_t)run.count << run.shift);
+	}
+}
+
 /* Does the table hold exactly the model's leaves, and count them? */
 static bool same(struct mem_table *t, struct model *m)
 {
@@ -898,6 +992,14 @@ static void check_random_model(const struct mem_table_geometry *geo, uint64_t se
 			digest_add(&b, 0, 0, 0, 0);
 			mem_table_walk(t, pa, end, digest_leaf, &a);
 			if (in) {
+				struct digest r = { 0 };
+
+				/* The same leaves, run by run. */
+				digest_add(&r, 0, 0, 0, 0);
+				digest_runs(t, pa, end, &r);
+				if (r.len != a.len || memcmp(r.buf, a.buf, a.len))
+					DIVERGE("runs differ from the walk\n");
+				free(r.buf);
 				struct interval *f = n ? n : m_first_in(&m, pa, UINT64_MAX);
 
 				for (; f && f->start < end; f = RB_NEXT(model, &m, f))
@@ -996,6 +1098,7 @@ int main(int argc, char **argv)
 	check_geometries();
 	check_values();
 	check_store_load_erase();
+	check_store_hint();
 	check_large();
 	check_split_failures();
 	check_reserve();
