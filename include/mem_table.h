@@ -330,22 +330,25 @@ MEM_TABLE_API void *mem_table_load(struct mem_table *table, phys_addr_t pa, unsi
 static inline void *mem_table_lookup(const struct mem_table *table, phys_addr_t pa)
 {
 	const struct mem_table_level *level = table->level;
+	const char *entries = (const char *)table->entries;
 	void *entry;
 
 	/* The root reaches exactly the geometry's address bits. */
 	if ((pa >> level->shift) > level->mask)
 		return NULL;
 	for (;;) {
-		entry = table->entries[(pa >> level->shift) & level->mask];
+		entry = *(void *const *)(entries + ((pa >> level->shift) & level->mask) * sizeof(void *));
 		if (!((uintptr_t)entry & MEM_TABLE))
 			return entry;
-		table = (const struct mem_table *)((uintptr_t)entry & ~(uintptr_t)MEM_TABLE);
-		if (!table) /* a reservation */
+		if (entry == (void *)MEM_TABLE) /* a reservation */
 			return NULL;
 		/*
-		 * A table's levels are an array, and a child is one level down:
-		 * the next level is known without waiting for the child's load.
+		 * The child's entries straight from the tagged entry: the tag is
+		 * folded into the load's offset, so that each level costs one
+		 * dependent load. A table's levels are an array, and a child is
+		 * one level down: the next level is known without waiting.
 		 */
+		entries = (const char *)entry - MEM_TABLE + offsetof(struct mem_table, entries);
 		level--;
 	}
 }
