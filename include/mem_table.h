@@ -562,12 +562,12 @@ struct mem_table_run {
  * @pa: Where to start; a leaf covering @pa is the first one.
  * @run: Where to describe the run.
  *
- * The run goes from that leaf to the end of its table or to the first slot
- * that holds a table, whichever comes first: each slot in it is a leaf,
- * NULL or a reservation (an odd pointer, as IS_LEAF() tells). A caller scans
- * it in a tight loop, and goes on from the address after its last slot;
- * this is how the Swift layer iterates. The slots stay valid until the
- * table is changed.
+ * The run goes from that leaf to the end of its table. Each slot in it is
+ * NULL, a leaf, a reservation (MEM_TABLE alone) or a table (IS_LEAF() is
+ * false): the leaves under a table come from another mem_table_next_run()
+ * at that slot's address. A caller scans a run in a tight loop and goes on
+ * from the address after its last slot; this is how the Swift layer
+ * iterates. The slots stay valid until the table is changed.
  *
  * Context: Does not allocate.
  * Return: 1 with @run filled, 0 if no leaf lies at or after @pa, -EINVAL

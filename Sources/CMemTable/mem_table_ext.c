@@ -1015,7 +1015,6 @@ void **mem_table_next(struct mem_table *table, phys_addr_t *pa, unsigned int *le
 int mem_table_next_run(struct mem_table *table, phys_addr_t pa, struct mem_table_run *run)
 {
 	struct mem_table_level *l;
-	unsigned long i, n;
 	phys_addr_t found;
 	void **slot;
 	int err = run ? _check(table, pa, 0, NULL) : -EINVAL;
@@ -1025,11 +1024,8 @@ int mem_table_next_run(struct mem_table *table, phys_addr_t pa, struct mem_table
 	slot = _next(table, 0, pa, &found, &l);
 	if (!slot)
 		return 0;
-	n = l->nentries - _index(l, found);
-	for (i = 1; i < n && !(slot[i] && IS_TABLE(slot[i])); i++)
-		;
 	run->slots = slot;
-	run->count = i;
+	run->count = l->nentries - _index(l, found);
 	run->pa = found;
 	run->shift = l->shift;
 	run->level = l->number + _mem_table_geometry(l)->base_level;

@@ -265,11 +265,17 @@ final class Storage<Value> {
         @usableFromInline let start: UInt64
         @usableFromInline let shift: UInt64
         @usableFromInline let level: Int
-        /// Where the next run starts looking, or nil at the end.
-        @usableFromInline let next: UInt64?
 
         @inlinable
         func slot(_ i: Int) -> UInt { slots.unsafelyUnwrapped[i] }
+
+        /// Where the next run starts looking, or nil if nothing lies
+        /// after this one before `end`.
+        @inlinable
+        func next(before end: UInt64) -> UInt64? {
+            let after = start &+ UInt64(truncatingIfNeeded: count) &<< shift
+            return after > start && after < end ? after : nil
+        }
     }
 
     /// The run of slots from the first entry at or after `start` (an empty
@@ -278,13 +284,10 @@ final class Storage<Value> {
     func run(from start: UInt64, to end: UInt64) -> Run {
         var r = mem_table_run()
         guard start < end, mem_table_next_run(table, start, &r) == 1, r.pa < end else {
-            return Run(slots: nil, count: 0, start: 0, shift: 0, level: 0, next: nil)
+            return Run(slots: nil, count: 0, start: 0, shift: 0, level: 0)
         }
-        let after = r.pa &+ (UInt64(r.count) << UInt64(r.shift))
         return Run(slots: UnsafeRawPointer(r.slots).map { $0.assumingMemoryBound(to: UInt.self) },
-                   count: Int(r.count), start: r.pa, shift: UInt64(r.shift),
-                   level: Int(r.level - baseLevel),
-                   next: after > r.pa && after < end ? after : nil)
+                   count: Int(r.count), start: r.pa, shift: UInt64(r.shift), level: Int(r.level - baseLevel))
     }
 
     /// The value of a raw entry that is a box.

@@ -18,8 +18,8 @@ extension MemTable: Sequence {
 
         @inlinable
         public mutating func next() -> Element? {
-            guard let e = entries.next() else { return nil }
-            return (e.range.lowerBound, e.value)
+            guard let (raw, start) = entries.nextLeaf() else { return nil }
+            return (PhysicalAddress(start), entries.value(raw))
         }
     }
 
@@ -80,31 +80,52 @@ extension MemTable {
 
             @inlinable
             public mutating func next() -> Entry? {
-                while true {
-                    while index < run.count {
-                        let i = index
-                        index += 1
+                guard let (raw, start) = nextLeaf() else { return nil }
+                return Entry(range: PhysicalAddress(start)..<PhysicalAddress(start &+ (1 &<< run.shift)),
+                             level: PageLevel(rawValue: run.level), value: value(raw))
+            }
+
+            /// The next leaf's raw entry and first address.
+            @inlinable
+            mutating func nextLeaf() -> (raw: UInt, start: UInt64)? {
+                scan: while true {
+                    // The scan in locals, written back once per leaf found.
+                    var i = index
+                    let count = run.count
+                    while i < count {
                         let raw = run.slot(i)
-                        // Empty (0), or reserved (odd: the C library's MEM_TABLE bit).
-                        if raw == 0 || raw & 1 != 0 { continue }
-                        let start = run.start &+ UInt64(truncatingIfNeeded: i) &<< run.shift
-                        if start >= end {
-                            run.count = 0
-                            return nil
+                        i += 1
+                        // An odd entry is not a leaf (the C library's MEM_TABLE bit).
+                        if raw & 1 == 0 {
+                            if raw == 0 { continue }
+                            let start = run.start &+ UInt64(truncatingIfNeeded: i - 1) &<< run.shift
+                            if start >= end {
+                                run.count = 0
+                                return nil
+                            }
+                            index = i
+                            return (raw, start)
                         }
-                        let value: Value
-                        if Codec<Value>.mayBeInline && raw & 3 == 2 {
-                            value = Codec<Value>.value(payload: UInt64(raw >> 2))
-                        } else {
-                            value = storage.boxedValue(raw)
-                        }
-                        return Entry(range: PhysicalAddress(start)..<PhysicalAddress(start &+ (1 &<< run.shift)),
-                                     level: PageLevel(rawValue: run.level), value: value)
+                        if raw == 1 { continue }  // a reservation
+                        // A table: its leaves are the next run's.
+                        run = storage.run(from: run.start &+ UInt64(truncatingIfNeeded: i - 1) &<< run.shift, to: end)
+                        index = 0
+                        continue scan
                     }
-                    guard let from = run.next else { return nil }
+                    index = i
+                    guard let from = run.next(before: end) else { return nil }
                     run = storage.run(from: from, to: end)
                     index = 0
                 }
+            }
+
+            /// The value of a leaf's raw entry.
+            @inlinable
+            func value(_ raw: UInt) -> Value {
+                if _fastPath(Codec<Value>.mayBeInline && raw & 3 == 2) {
+                    return Codec<Value>.value(payload: UInt64(raw >> 2))
+                }
+                return storage.boxedValue(raw)
             }
         }
 

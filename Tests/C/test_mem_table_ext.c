@@ -470,16 +470,16 @@ static void check_walk_next(void)
 		/* The table of 2 MiB entries: from the leaf at 2 MiB to its end. */
 		CHECK(mem_table_next_run(t, 3 * MiB, &run) == 1 && run.pa == 2 * MiB &&
 		      run.level == PG_LEVEL_2M && run.count == 511 && run.shift == 21);
-		/* The table of 1 GiB entries: from 2 GiB to the table of the page at 63 GiB. */
+		/* The table of 1 GiB entries: from 2 GiB on, the table of 63 GiB in it. */
 		CHECK(mem_table_next_run(t, 4 * MiB, &run) == 1 && run.pa == 2 * GiB &&
-		      run.level == PG_LEVEL_1G && run.count == 61 && run.slots[0] == V(99) &&
-		      !run.slots[1]);
+		      run.level == PG_LEVEL_1G && run.count == 510 && run.slots[0] == V(99) &&
+		      !run.slots[1] && run.slots[61] && !IS_LEAF(run.slots[61]));
 		CHECK(mem_table_next_run(t, 600 * GiB + 4096, &run) == 0);
 		CHECK(mem_table_next_run(t, 1ULL << 46, &run) == -ERANGE);
 		CHECK(mem_table_next_run(NULL, 0, &run) == -EINVAL);
 		CHECK(mem_table_next_run(t, 0, NULL) == -EINVAL);
 		CHECK(mem_table_reserve(t, 3 * GiB, PG_LEVEL_1G) == 0);
-		CHECK(mem_table_next_run(t, 2 * GiB, &run) == 1 && run.count == 61 &&
+		CHECK(mem_table_next_run(t, 2 * GiB, &run) == 1 && run.count == 510 &&
 		      run.slots[1] == (void *)MEM_TABLE && !IS_LEAF(run.slots[1]));
 	}
 	mem_table_free(t);
@@ -786,6 +786,12 @@ static void digest_runs(struct mem_table *t, phys_addr_t pa, phys_addr_t end, st
 				return;
 			if (run.slots[i] && IS_LEAF(run.slots[i]))
 				digest_leaf(run.slots[i], lo, run.level, d);
+			else if (run.slots[i] && run.slots[i] != (void *)MEM_TABLE)
+				break; /* a table: its leaves are the next run's */
+		}
+		if (i < run.count) {
+			pa = run.pa + ((phys_addr_t)i << run.shift);
+			continue;
 		}
 		if (run.pa + ((phys_addr_t)run.count << run.shift) <= pa)
 			return; /* the top of a 64-bit space */
