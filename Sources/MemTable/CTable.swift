@@ -261,7 +261,7 @@ final class Storage<Value> {
     @usableFromInline
     struct Run {
         @usableFromInline let slots: UnsafePointer<UInt>?
-        @usableFromInline var count: Int
+        @usableFromInline let count: Int
         @usableFromInline let start: UInt64
         @usableFromInline let shift: UInt64
         @usableFromInline let level: Int
@@ -278,16 +278,19 @@ final class Storage<Value> {
         }
     }
 
-    /// The run of slots from the first entry at or after `start` (an empty
-    /// one if there is none before `end`).
+    /// The run of slots from the first entry at or after `start` to the end
+    /// of its table or to `end` (an empty one if there is none before `end`).
     @usableFromInline
     func run(from start: UInt64, to end: UInt64) -> Run {
         var r = mem_table_run()
         guard start < end, mem_table_next_run(table, start, &r) == 1, r.pa < end else {
             return Run(slots: nil, count: 0, start: 0, shift: 0, level: 0)
         }
+        // Only the slots that start before `end`: the scan need not check.
+        let before = (end - 1 - r.pa) >> UInt64(r.shift) + 1
         return Run(slots: UnsafeRawPointer(r.slots).map { $0.assumingMemoryBound(to: UInt.self) },
-                   count: Int(r.count), start: r.pa, shift: UInt64(r.shift), level: Int(r.level - baseLevel))
+                   count: Int(min(UInt64(r.count), before)), start: r.pa, shift: UInt64(r.shift),
+                   level: Int(r.level - baseLevel))
     }
 
     /// The value of a raw entry that is a box.

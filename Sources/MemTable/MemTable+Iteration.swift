@@ -98,13 +98,8 @@ extension MemTable {
                         // An odd entry is not a leaf (the C library's MEM_TABLE bit).
                         if raw & 1 == 0 {
                             if raw == 0 { continue }
-                            let start = run.start &+ UInt64(truncatingIfNeeded: i - 1) &<< run.shift
-                            if start >= end {
-                                run.count = 0
-                                return nil
-                            }
                             index = i
-                            return (raw, start)
+                            return (raw, run.start &+ UInt64(truncatingIfNeeded: i - 1) &<< run.shift)
                         }
                         if raw == 1 { continue }  // a reservation
                         // A table: its leaves are the next run's.
