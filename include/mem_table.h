@@ -371,12 +371,13 @@ static inline void **mem_table_lookup_slot(struct mem_table *table, phys_addr_t 
 					   unsigned int *level)
 {
 	const struct mem_table_level *l = table->level;
+	char *entries = (char *)table->entries;
 	void **slot;
 
 	if ((pa >> l->shift) > l->mask)
 		return NULL;
 	for (;;) {
-		slot = &table->entries[(pa >> l->shift) & l->mask];
+		slot = (void **)(entries + ((pa >> l->shift) & l->mask) * sizeof(void *));
 		if (!((uintptr_t)*slot & MEM_TABLE)) {
 			if (!*slot)
 				return NULL;
@@ -384,10 +385,11 @@ static inline void **mem_table_lookup_slot(struct mem_table *table, phys_addr_t 
 				*level = l->number;
 			return slot;
 		}
-		table = (struct mem_table *)((uintptr_t)*slot & ~(uintptr_t)MEM_TABLE);
-		if (!table) /* a reservation */
+		if (*slot == (void *)MEM_TABLE) /* a reservation */
 			return NULL;
-		l--; /* as in mem_table_lookup() */
+		/* As in mem_table_lookup(). */
+		entries = (char *)*slot - MEM_TABLE + offsetof(struct mem_table, entries);
+		l--;
 	}
 }
 
