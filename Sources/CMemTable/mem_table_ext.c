@@ -405,21 +405,26 @@ static bool _aligned(const struct mem_table_level *level, phys_addr_t pa)
 }
 
 /*
- * The fast path of mem_table_store() for a page: a loop down the levels,
- * making the tables that are missing. A large leaf on the way sends the
- * store to the general path (1); a failed allocation unmakes what this
- * call made (-ENOMEM).
+ * The fast path of mem_table_store() for a page: straight to the slot in
+ * the table of the last page stored, or a loop down the levels, making the
+ * tables that are missing. A large leaf on the way sends the store to the
+ * general path (1); a failed allocation unmakes what this call made
+ * (-ENOMEM).
  */
 static int _store_page(struct mem_table *table, phys_addr_t pa, void *entry, void **old)
 {
 	void **made[MEM_TABLE_MAX_LEVELS], *was[MEM_TABLE_MAX_LEVELS];
 	struct mem_table *t = table, *next, *path[MEM_TABLE_MAX_LEVELS];
+	struct mem_table_level *level = table->level, *page = level - level->number;
+	struct mem_table_root *root = _root(table);
 	unsigned int n = 0, depth = 0, i;
 	void **slot, *prev;
 	int ret;
 
-	struct mem_table_level *level = table->level;
-
+	if (root->hint && pa - root->hint_base < (phys_addr_t)page->nentries << page->shift) {
+		t = root->hint;
+		goto put;
+	}
 	/* A child is one level down: the level is known before the child is. */
 	for (; level->number; level--) {
 		path[depth++] = t;
@@ -442,25 +447,22 @@ static int _store_page(struct mem_table *table, phys_addr_t pa, void *entry, voi
 		*slot = ENTRY(next);
 		t = next;
 	}
-	slot = &t->entries[_index(level, pa)];
+	/* The next page store in this table starts here. */
+	root->hint = t;
+	root->hint_base = pa & ~(((phys_addr_t)page->nentries << page->shift) - 1);
+	root->hint_depth = depth ? depth - 1 : 0;
+	for (i = 1; i < depth; i++)
+		root->hint_path[i - 1] = path[i];
+put:
+	/* Mark the path changed, as the RFC's create does. */
+	table->changed = true;
+	for (i = 0; i < root->hint_depth; i++)
+		root->hint_path[i]->changed = true;
+	t->changed = true;
+	slot = &t->entries[_index(page, pa)];
 	prev = *slot == MEM_TABLE_RESERVED ? NULL : *slot;
 	*slot = entry;
-	/* Mark the path changed, as the RFC's create does. */
-	for (i = 0; i < depth; i++)
-		path[i]->changed = true;
-	t->changed = true;
 	_count_add(table, prev ? 0 : 1);
-	/* The next page store in this table starts here. */
-	if (depth) {
-		struct mem_table_root *root = _root(table);
-
-		for (i = 1; i < depth; i++)
-			root->hint_path[i - 1] = path[i];
-		if (depth < MEM_TABLE_MAX_LEVELS)
-			root->hint_path[depth - 1] = NULL;
-		root->hint = t;
-		root->hint_base = pa & ~(((phys_addr_t)level->nentries << level->shift) - 1);
-	}
 	if (old)
 		*old = prev;
 	else
@@ -487,26 +489,6 @@ int mem_table_store(struct mem_table *table, phys_addr_t pa, unsigned int level,
 	if (!entry || !IS_LEAF(entry) || !_aligned(target, pa))
 		return -EINVAL;
 	if (!target->number) {
-		struct mem_table_root *root = _root(table);
-
-		/* In the table of the last page stored: straight to the slot. */
-		if (root->hint && pa - root->hint_base < (phys_addr_t)target->nentries << target->shift) {
-			unsigned int i;
-
-			for (i = 0; i < MEM_TABLE_MAX_LEVELS - 1 && root->hint_path[i]; i++)
-				root->hint_path[i]->changed = true;
-			table->changed = true;
-			root->hint->changed = true;
-			slot = &root->hint->entries[_index(target, pa)];
-			prev = *slot == MEM_TABLE_RESERVED ? NULL : *slot;
-			*slot = entry;
-			_count_add(table, prev ? 0 : 1);
-			if (old)
-				*old = prev;
-			else
-				_release(table->ops, prev);
-			return 0;
-		}
 		err = _store_page(table, pa, entry, old);
 		if (err <= 0)
 			return err;

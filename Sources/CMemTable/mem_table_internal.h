@@ -36,6 +36,7 @@
 struct mem_table_root {
 	size_t leaves;
 	bool stale;
+	unsigned int hint_depth;	/* how many tables hint_path holds */
 	phys_addr_t hint_base;		/* the first address hint covers */
 	struct mem_table *hint;		/* a table of pages, or NULL */
 	struct mem_table *hint_path[MEM_TABLE_MAX_LEVELS - 1]; /* below the root, above hint */

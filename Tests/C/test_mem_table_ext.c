@@ -213,7 +213,8 @@ static void check_store_hint(void)
 	CHECK(mem_table_load(t, 0x5000, NULL) == V(5) && mem_table_load(t, 0x6000, NULL) == V(4));
 	CHECK(mem_table_store(t, 0x5000, PG_LEVEL_4K, V(4), NULL) == 0);
 	CHECK(mem_table_merge(t, 0, PG_LEVEL_2M) == 0 && !table_at(t, 0, 0));
-	CHECK(mem_table_store(t, 0x7000, PG_LEVEL_4K, V(7), NULL) == 0);
+	CHECK(mem_table_store(t, 0x7000, PG_LEVEL_4K, V(7), NULL) == 0); /* a split */
+	CHECK(mem_table_store(t, 0x9000, PG_LEVEL_4K, V(7), NULL) == 0); /* the hint again */
 	CHECK(mem_table_load(t, 0x7000, NULL) == V(7) && mem_table_count(t) == 512);
 	CHECK(mem_table_erase_range(t, 0, 2 * MiB) == 512 && !table_at(t, 0, 0));
 	CHECK(mem_table_store(t, 0x8000, PG_LEVEL_4K, V(8), NULL) == 0 && mem_table_count(t) == 1);
