@@ -292,7 +292,9 @@ MEM_TABLE_API const struct mem_table_geometry *mem_table_get_geometry(const stru
  * splits it first (ops->split for pointers; values are copied); storing over
  * a table that holds leaves fails, since the leaves would be lost.
  *
- * Context: May allocate (intermediate tables, splits).
+ * Context: May allocate (intermediate tables, splits). A page store in the
+ * table of the last page stored goes straight to its slot (O(1)); others
+ * walk the levels.
  * Return: 0; -EINVAL for a NULL table or @entry, @entry with bit 0 set, a
  * level the geometry lacks, or an unaligned large @pa; -ERANGE for @pa
  * beyond the geometry; -EEXIST if a larger leaf covers @pa and cannot be
