@@ -95,15 +95,15 @@ extension MemTable {
                     while i < count {
                         let raw = run.slot(i)
                         i += 1
-                        // An odd entry is not a leaf (the C library's MEM_TABLE bit).
+                        // Empty, or a reservation (the C library's MEM_TABLE bit alone).
+                        if raw <= 1 { continue }
+                        let start = run.start &+ UInt64(truncatingIfNeeded: i - 1) &<< run.shift
+                        // An odd entry is a table: its leaves are the next run's.
                         if raw & 1 == 0 {
-                            if raw == 0 { continue }
                             index = i
-                            return (raw, run.start &+ UInt64(truncatingIfNeeded: i - 1) &<< run.shift)
+                            return (raw, start)
                         }
-                        if raw == 1 { continue }  // a reservation
-                        // A table: its leaves are the next run's.
-                        run = storage.run(from: run.start &+ UInt64(truncatingIfNeeded: i - 1) &<< run.shift, to: end)
+                        run = storage.run(from: start, to: end)
                         index = 0
                         continue scan
                     }

@@ -47,16 +47,16 @@ public struct MemTable<Value> {
     /// program if the copy cannot be allocated, as `Array` does.
     @inlinable
     mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&storage) {
-            guard let copy = Storage(copying: storage) else {
-                fatalError("MemTable: out of memory copying a table")
-            }
-            storage = copy
+        do {
+            try makeUniqueOrThrow()
+        } catch {
+            fatalError("MemTable: out of memory copying a table")
         }
     }
 
     /// Makes the storage unique before a change of a throwing operation: a
     /// copy that cannot be allocated is its error, and the table stays shared.
+    @inlinable
     mutating func makeUniqueOrThrow() throws(MemTableError) {
         if !isKnownUniquelyReferenced(&storage) {
             guard let copy = Storage(copying: storage) else { throw .outOfMemory }
