@@ -87,8 +87,9 @@ final class GeometryBox: @unchecked Sendable {
 
 /// A stored value that does not fit in a slot. Its value is nil only while
 /// `Storage.takeValue` has moved it out for a change in place.
+@usableFromInline
 final class Box<Value> {
-    var value: Value?
+    @usableFromInline var value: Value?
     init(_ value: Value) { self.value = value }
 }
 
@@ -294,9 +295,9 @@ final class Storage<Value> {
     }
 
     /// The value of a raw entry that is a box.
-    @usableFromInline
+    @inlinable @inline(never)
     func boxedValue(_ raw: UInt) -> Value {
-        Codec<Value>.decode(UnsafeMutableRawPointer(bitPattern: raw)!)
+        Unmanaged<Box<Value>>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!).takeUnretainedValue().value!
     }
 
     /// The first entry at or after `address`: its start, level and value.

@@ -88,29 +88,38 @@ extension MemTable {
             /// The next leaf's raw entry and first address.
             @inlinable
             mutating func nextLeaf() -> (raw: UInt, start: UInt64)? {
-                scan: while true {
-                    // The scan in locals, written back once per leaf found.
-                    var i = index
-                    let count = run.count
+                // The scan in locals, written back once per leaf found.
+                var i = index
+                var count = run.count
+                while true {
                     while i < count {
                         let raw = run.slot(i)
-                        i += 1
+                        i &+= 1
+                        // A value entry (tag 2) first: the common leaf.
+                        if _fastPath(Codec<Value>.mayBeInline && raw & 3 == 2) {
+                            index = i
+                            return (raw, run.start &+ UInt64(truncatingIfNeeded: i &- 1) &<< run.shift)
+                        }
                         // Empty, or a reservation (the C library's MEM_TABLE bit alone).
                         if raw <= 1 { continue }
-                        let start = run.start &+ UInt64(truncatingIfNeeded: i - 1) &<< run.shift
-                        // An odd entry is a table: its leaves are the next run's.
+                        let start = run.start &+ UInt64(truncatingIfNeeded: i &- 1) &<< run.shift
+                        // A box (an aligned pointer) is a leaf too.
                         if raw & 1 == 0 {
                             index = i
                             return (raw, start)
                         }
+                        // A table: its leaves are the next run's.
                         run = storage.run(from: start, to: end)
-                        index = 0
-                        continue scan
+                        i = 0
+                        count = run.count
                     }
-                    index = i
-                    guard let from = run.next(before: end) else { return nil }
+                    guard let from = run.next(before: end) else {
+                        index = i
+                        return nil
+                    }
                     run = storage.run(from: from, to: end)
-                    index = 0
+                    i = 0
+                    count = run.count
                 }
             }
 

@@ -440,6 +440,11 @@ struct ModelTests {
                 while p < e.range.upperBound.rawValue >> 12 { pagesSeen[p] = e.value; p += 1 }
             }
             #expect(pagesSeen == m, "seed \(seed): table and Dictionary differ")
+            // Both iterators: the same entries, in strictly ascending order.
+            let starts = t.entries.map { ($0.range.lowerBound.rawValue, $0.value) }
+            #expect(t.map(\.address.rawValue) == starts.map(\.0) && t.map(\.value) == starts.map(\.1),
+                    "seed \(seed): for-in and entries differ")
+            #expect(zip(starts, starts.dropFirst()).allSatisfy { $0.0 < $1.0 }, "seed \(seed): out of order")
         }
     }
 }
