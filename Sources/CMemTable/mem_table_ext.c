@@ -18,9 +18,17 @@
  *
  * Copyright © 2026 the memtable authors.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "mem_table_internal.h"
+
+/*
+ * A table's slots start at its size: the Swift layer's inline walk finds
+ * them there (what it sees of struct mem_table is its size).
+ */
+_Static_assert(offsetof(struct mem_table, entries) == sizeof(struct mem_table),
+	       "struct mem_table's entries start at its size");
 
 /* ---------------------------------------------------------------- geometry */
 

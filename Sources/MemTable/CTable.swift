@@ -174,11 +174,72 @@ nonisolated(unsafe) private let boxOps: UnsafeMutablePointer<mem_table_ops> = {
 
 // MARK: - The table
 
+/// The C table's walk from its root, as `mem_table_lookup` does it, in
+/// Swift that callers specialise and inline: the root's slots, the shift
+/// and mask of the root level, and the levels below it, which all have
+/// `levelBits` bits (as every geometry the Swift layer makes has).
+@usableFromInline
+struct Walk {
+    @usableFromInline let root: UnsafeRawPointer
+    @usableFromInline let topShift: UInt64
+    @usableFromInline let topMask: UInt64
+    @usableFromInline let levelBits: UInt64
+    @usableFromInline let levelMask: UInt64
+    @usableFromInline let pageShift: UInt64
+    /// Where a table's slots start: `offsetof(struct mem_table, entries)`,
+    /// which the C library asserts is `sizeof(struct mem_table)` (two
+    /// pointers and a bool); a constant, so that it folds into the loads.
+    @inlinable static var slotsOffset: UInt { 3 &* UInt(MemoryLayout<UInt>.size) }
+
+    init(_ table: UnsafeMutablePointer<mem_table>, _ geometry: GeometryBox) {
+        let n = geometry.shifts.count
+        root = UnsafeRawPointer(table) + Int(Walk.slotsOffset)
+        topShift = UInt64(geometry.shifts[n - 1])
+        topMask = UInt64(geometry.counts[n - 1] - 1)
+        levelBits = UInt64(geometry.bitsPerLevel)
+        levelMask = 1 << levelBits - 1
+        pageShift = UInt64(geometry.pageShift)
+        precondition(Walk.slotsOffset == UInt(MemoryLayout<mem_table>.size))
+        for level in 0..<n - 1 {
+            precondition(geometry.shifts[level] == geometry.pageShift + level * geometry.bitsPerLevel
+                         && geometry.counts[level] == 1 << geometry.bitsPerLevel,
+                         "MemTable: a geometry whose levels below the root differ in size")
+        }
+    }
+
+    /// The slot of the leaf covering `address`, or nil if none does
+    /// (`mem_table_lookup_slot`); with `pageOnly`, only a smallest page's.
+    @inlinable
+    func slot(_ address: UInt64, pageOnly: Bool = false) -> UnsafeRawPointer? {
+        // Masking shifts (&>>): every shift here is below 64.
+        var shift = topShift
+        var index = address &>> shift
+        if index > topMask { return nil }
+        var slots = root
+        while true {
+            let slot = slots + Int(truncatingIfNeeded: index &<< 3)
+            let raw = slot.load(as: UInt.self)
+            // A table (tag 1, MEM_TABLE) unless a reservation (the tag alone).
+            if raw & 1 == 0 {
+                if raw == 0 || (pageOnly && shift != pageShift) { return nil }
+                return slot
+            }
+            if raw == 1 { return nil }
+            slots = UnsafeRawPointer(bitPattern: raw &- 1 &+ Walk.slotsOffset).unsafelyUnwrapped
+            shift &-= levelBits
+            index = (address &>> shift) & levelMask
+        }
+    }
+}
+
 /// Owns one C table; freed (with every value released) in `deinit`.
 @usableFromInline
 final class Storage<Value> {
     let table: UnsafeMutablePointer<mem_table>
     @usableFromInline let geometry: Geometry
+    /// What the inline walk (`rawEntry`, `pageValueSlot`) needs, so that a
+    /// lookup is specialised into the caller as the C one is into C code.
+    @usableFromInline let walk: Walk
 
     @usableFromInline
     init(geometry: Geometry) {
@@ -188,6 +249,7 @@ final class Storage<Value> {
         }
         self.table = table
         self.geometry = geometry
+        walk = Walk(table, geometry.box)
     }
 
     /// A deep copy: the values are shared (boxes get one more reference).
@@ -197,6 +259,7 @@ final class Storage<Value> {
         guard let table = mem_table_clone(other.table) else { return nil }
         self.table = table
         self.geometry = other.geometry
+        walk = Walk(table, other.geometry.box)
     }
 
     deinit { mem_table_free(table) }
@@ -217,22 +280,22 @@ final class Storage<Value> {
     }
 
     /// The entry covering `address` as an integer (0 if none): a value
-    /// entry (bits 10) for the caller to decode, or a box. The inline C
-    /// lookup, for the specialised fast paths of the subscripts.
-    @usableFromInline
+    /// entry (bits 10) for the caller to decode, or a box. The C library's
+    /// `mem_table_lookup` in Swift, for the specialised fast paths of the
+    /// subscripts: inlined into the caller, independent lookups overlap.
+    @inlinable
     func rawEntry(at address: UInt64) -> UInt {
-        UInt(bitPattern: mem_table_lookup(table, address))
+        walk.slot(address).map { $0.load(as: UInt.self) } ?? 0
     }
 
     /// The slot of the page containing `address` if it holds a value entry
     /// of its own (nil otherwise), for a change in place.
-    @usableFromInline
+    @inlinable
     func pageValueSlot(_ address: UInt64) -> UnsafeMutablePointer<UnsafeMutableRawPointer?>? {
-        var level: UInt32 = 0
-        guard let slot = mem_table_lookup_slot(table, address, &level), level == 0,
-              mem_table_is_value(slot.pointee)
+        guard let slot = walk.slot(address, pageOnly: true),
+              slot.load(as: UInt.self) & 3 == 2
         else { return nil }
-        return slot
+        return UnsafeMutableRawPointer(mutating: slot).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
     }
 
     /// Stores a value entry of `payload` for the page containing `address`,

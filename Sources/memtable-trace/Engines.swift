@@ -46,7 +46,16 @@ struct LibEngine: Engine {
         return old.map(leaf)
     }
 
-    func load(_ pa: UInt64) -> Leaf? { table.entry(containing: PhysicalAddress(pa)).map(leaf) }
+    /// The entry's start and level come from `entry(containing:)`; its
+    /// value must be the subscript's too (the inline walk), or the replay
+    /// stops here.
+    func load(_ pa: UInt64) -> Leaf? {
+        let entry = table.entry(containing: PhysicalAddress(pa))
+        let value = table[PhysicalAddress(pa)]
+        precondition(value == entry?.value,
+                     "memtable-trace: table[\(pa)] is \(value.map(String.init) ?? "nil"), its entry's value \(entry.map { String($0.value) } ?? "nil")")
+        return entry.map(leaf)
+    }
 
     mutating func erase(_ pa: UInt64) -> Leaf? {
         guard let e = table.entry(containing: PhysicalAddress(pa)) else { return nil }

@@ -84,9 +84,9 @@ func runAll(_ pages: [UInt64], _ probes: [Int]) -> [String: Row] {
         row["tables/entry"] = Double(t.statistics.bytes) / Double(n)
         row["boxed"] = Double(t.count - t.statistics.inlineEntries.reduce(0, +))
         var sum = 0
-        row["get"] = measure { for a in probeAddresses { sum &+= t[a]! } }
+        row["get"] = measure { var s = 0; for a in probeAddresses { s &+= t[a]! }; sum &+= s }
         row["+= 1"] = measure { for a in probeAddresses { t[a, default: 0] += 1 } }
-        row["iterate"] = measure { for (_, v) in t { sum &+= v } }
+        row["iterate"] = measure { var s = 0; for (_, v) in t { s &+= v }; sum &+= s }
         row["copy+mutate"] = measure {
             var c = t
             c[addresses[0]] = -1
@@ -101,8 +101,8 @@ func runAll(_ pages: [UInt64], _ probes: [Int]) -> [String: Row] {
         row["set"] = measure { for a in addresses { t[a] = Counters(r: 1) } }
         row["+= 1"] = measure { for a in probeAddresses { t[a, default: Counters()].w += 1 } }
         var sum = 0
-        row["get"] = measure { for a in probeAddresses { sum &+= Int(t[a]!.r) } }
-        row["iterate"] = measure { for (_, v) in t { sum &+= Int(v.w) } }
+        row["get"] = measure { var s = 0; for a in probeAddresses { s &+= Int(t[a]!.r) }; sum &+= s }
+        row["iterate"] = measure { var s = 0; for (_, v) in t { s &+= Int(v.w) }; sum &+= s }
         row["boxed"] = Double(t.count - t.statistics.inlineEntries.reduce(0, +))
         blackHole(sum)
         rows["MemTable<Counters>"] = row
@@ -114,10 +114,12 @@ func runAll(_ pages: [UInt64], _ probes: [Int]) -> [String: Row] {
         row["set"] = measure { for (i, k) in pages.enumerated() { d[k] = i } }
         row["heap/entry"] = Double(bench_heap_in_use() - heap0) / Double(n)
         var sum = 0
-        row["get"] = measure { for k in probeKeys { sum &+= d[k]! } }
+        row["get"] = measure { var s = 0; for k in probeKeys { s &+= d[k]! }; sum &+= s }
         row["+= 1"] = measure { for k in probeKeys { d[k, default: 0] += 1 } }
         row["iterate"] = measure {  // in address order, as MemTable iterates
-            for k in d.keys.sorted() { sum &+= d[k]! }
+            var s = 0
+            for k in d.keys.sorted() { s &+= d[k]! }
+            sum &+= s
         }
         row["copy+mutate"] = measure {
             var c = d
@@ -132,7 +134,7 @@ func runAll(_ pages: [UInt64], _ probes: [Int]) -> [String: Row] {
         var d: TreeDictionary<UInt64, Int> = [:]
         row["set"] = measure { for (i, k) in pages.enumerated() { d[k] = i } }
         var sum = 0
-        row["get"] = measure { for k in probeKeys { sum &+= d[k]! } }
+        row["get"] = measure { var s = 0; for k in probeKeys { s &+= d[k]! }; sum &+= s }
         row["+= 1"] = measure { for k in probeKeys { d[k, default: 0] += 1 } }
         row["copy+mutate"] = measure {
             var c = d
@@ -156,7 +158,9 @@ func runAll(_ pages: [UInt64], _ probes: [Int]) -> [String: Row] {
         }
         var sum = 0
         row["get"] = measure {
-            for a in probeAddresses { sum &+= Int(mem_table_to_value(mem_table_lookup(t, a.rawValue))) }
+            var s = 0
+            for a in probeAddresses { s &+= Int(mem_table_to_value(mem_table_lookup(t, a.rawValue))) }
+            sum &+= s
             sinkValue = sum
         }
         blackHole(sum)
@@ -168,7 +172,9 @@ func runAll(_ pages: [UInt64], _ probes: [Int]) -> [String: Row] {
         let flat = Array(0..<n)
         var sum = 0
         row["iterate"] = measure {
-            for v in flat { sum &+= v }
+            var s = 0
+            for v in flat { s &+= v }
+            sum &+= s
             sinkValue = sum
         }
         blackHole(sum)
