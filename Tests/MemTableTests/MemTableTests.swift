@@ -334,6 +334,47 @@ struct GeometryTests {
         #expect(t[PhysicalAddress(2 * big - 1)] == 3)
     }
 
+    /// The subscripts walk the table in Swift (inlined into the caller); the
+    /// entry they find must be the C library's, in every geometry: the
+    /// presets, a root narrower than the levels below it, a single level.
+    @Test(arguments: [
+        Geometry.x86_64, .x86_64_LA57, .arm64_4K, .arm64_16K, .arm64_64K,
+        try! Geometry(pageShift: 12, bitsPerLevel: 5, physicalAddressBits: 30),
+        try! Geometry(pageShift: 16, bitsPerLevel: 16, physicalAddressBits: 28),
+    ])
+    func inlineWalkFindsTheLibrarysEntry(geometry g: Geometry) throws {
+        var state = UInt64(g.levelCount * 7919 + g.physicalAddressBits)
+        func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state >> 11
+        }
+        var t = MemTable<Int>(geometry: g)
+        var probes: [UInt64] = [0, g.addressLimit - 1, g.addressLimit, UInt64.max]
+        for i in 0..<300 {
+            let address = next() % g.addressLimit
+            probes += [address, address ^ g.pageSize, address | (g.pageSize - 1)]
+            t[PhysicalAddress(address)] = i
+        }
+        // Large entries (some over existing pages) and a removal under one.
+        for level in 1..<g.levelCount {
+            let size = g.entrySize(at: PageLevel(rawValue: level))
+            let start = (next() % g.addressLimit) & ~(size - 1)
+            try t.removeValues(inRange: PhysicalAddress(start)..<PhysicalAddress(start + size))
+            try t.updateValue(-level, forAddress: PhysicalAddress(start), level: PageLevel(rawValue: level))
+            probes += [start, start + size - 1, start + size / 2, start &- 1]
+        }
+        t.removeValue(forAddress: PhysicalAddress(probes[4]))
+        for pa in probes {
+            let entry = t.entry(containing: PhysicalAddress(pa))
+            #expect(t[PhysicalAddress(pa)] == entry?.value, "\(g): \(pa)")
+            if pa < g.addressLimit, entry == nil || entry?.level == .pte {
+                // The default subscript changes a page's value entry in place.
+                t[PhysicalAddress(pa), default: 1000] += 1
+                #expect(t[PhysicalAddress(pa)] == (entry?.value ?? 1000) + 1, "\(g): \(pa)")
+            }
+        }
+    }
+
     @Test func customGeometryAndStatistics() throws {
         let g = try Geometry(pageShift: 12, bitsPerLevel: 3, physicalAddressBits: 24)
         #expect(g.levelCount == 4 && g.entryCount(at: 3) == 8 && g.description.hasPrefix("4 KiB pages"))
