@@ -23,6 +23,7 @@
 #include <link.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h> /* the prototypes of calloc() and free(), replaced here */
 
 void *__libc_calloc(size_t nmemb, size_t size);
 void __libc_free(void *p);
