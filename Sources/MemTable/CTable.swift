@@ -40,6 +40,8 @@ final class GeometryBox: @unchecked Sendable {
     let physicalAddressBits: Int
     let shifts: [Int]
     let counts: [Int]
+    /// The levels as the inline walk steps down them, checked once here.
+    let walkShape: Walk.Shape
 
     private init(copying geo: mem_table_geometry) {
         c = .allocate(capacity: 1)
@@ -58,6 +60,7 @@ final class GeometryBox: @unchecked Sendable {
         }
         self.shifts = shifts
         self.counts = counts
+        walkShape = Walk.Shape(pageShift: pageShift, bitsPerLevel: bitsPerLevel, shifts: shifts, counts: counts)
     }
 
     convenience init?(pageShift: Int, bitsPerLevel: Int, physicalAddressBits: Int) {
@@ -136,7 +139,13 @@ enum Codec<Value> {
         if mem_table_is_value(entry) {
             return value(payload: UInt64(mem_table_to_value(entry)))
         }
-        return Unmanaged<Box<Value>>.fromOpaque(entry).takeUnretainedValue().value!
+        return boxed(entry)
+    }
+
+    /// The value in a box's entry.
+    @inlinable
+    static func boxed(_ entry: UnsafeRawPointer) -> Value {
+        Unmanaged<Box<Value>>.fromOpaque(entry).takeUnretainedValue().value!
     }
 
     /// Hands back the reference an entry owned (nothing for a value entry).
@@ -175,36 +184,48 @@ nonisolated(unsafe) private let boxOps: UnsafeMutablePointer<mem_table_ops> = {
 // MARK: - The table
 
 /// The C table's walk from its root, as `mem_table_lookup` does it, in
-/// Swift that callers specialise and inline: the root's slots, the shift
-/// and mask of the root level, and the levels below it, which all have
-/// `levelBits` bits (as every geometry the Swift layer makes has).
+/// Swift that callers specialise and inline.
 @usableFromInline
 struct Walk {
+    /// A geometry's levels as the walk steps down them: the shift and mask
+    /// of the root level, and the levels below it, which all have
+    /// `levelBits` bits (as every geometry the Swift layer makes has).
+    @usableFromInline
+    struct Shape {
+        @usableFromInline let topShift: UInt64
+        @usableFromInline let topMask: UInt64
+        @usableFromInline let levelBits: UInt64
+        @usableFromInline let levelMask: UInt64
+        @usableFromInline let pageShift: UInt64
+
+        init(pageShift: Int, bitsPerLevel: Int, shifts: [Int], counts: [Int]) {
+            let top = shifts.count - 1
+            for level in 0..<top {
+                precondition(shifts[level] == pageShift + level * bitsPerLevel
+                             && counts[level] == 1 << bitsPerLevel,
+                             "MemTable: a geometry whose levels below the root differ in size")
+            }
+            precondition(Walk.slotsOffset == UInt(MemoryLayout<mem_table>.size))
+            topShift = UInt64(shifts[top])
+            topMask = UInt64(counts[top] - 1)
+            levelBits = UInt64(bitsPerLevel)
+            levelMask = 1 << levelBits - 1
+            self.pageShift = UInt64(pageShift)
+        }
+    }
+
+    /// The root's slots.
     @usableFromInline let root: UnsafeRawPointer
-    @usableFromInline let topShift: UInt64
-    @usableFromInline let topMask: UInt64
-    @usableFromInline let levelBits: UInt64
-    @usableFromInline let levelMask: UInt64
-    @usableFromInline let pageShift: UInt64
+    @usableFromInline let shape: Shape
+
     /// Where a table's slots start: `offsetof(struct mem_table, entries)`,
     /// which the C library asserts is `sizeof(struct mem_table)` (two
     /// pointers and a bool); a constant, so that it folds into the loads.
     @inlinable static var slotsOffset: UInt { 3 &* UInt(MemoryLayout<UInt>.size) }
 
     init(_ table: UnsafeMutablePointer<mem_table>, _ geometry: GeometryBox) {
-        let n = geometry.shifts.count
         root = UnsafeRawPointer(table) + Int(Walk.slotsOffset)
-        topShift = UInt64(geometry.shifts[n - 1])
-        topMask = UInt64(geometry.counts[n - 1] - 1)
-        levelBits = UInt64(geometry.bitsPerLevel)
-        levelMask = 1 << levelBits - 1
-        pageShift = UInt64(geometry.pageShift)
-        precondition(Walk.slotsOffset == UInt(MemoryLayout<mem_table>.size))
-        for level in 0..<n - 1 {
-            precondition(geometry.shifts[level] == geometry.pageShift + level * geometry.bitsPerLevel
-                         && geometry.counts[level] == 1 << geometry.bitsPerLevel,
-                         "MemTable: a geometry whose levels below the root differ in size")
-        }
+        shape = geometry.walkShape
     }
 
     /// The slot of the leaf covering `address`, or nil if none does
@@ -212,22 +233,22 @@ struct Walk {
     @inlinable
     func slot(_ address: UInt64, pageOnly: Bool = false) -> UnsafeRawPointer? {
         // Masking shifts (&>>): every shift here is below 64.
-        var shift = topShift
+        var shift = shape.topShift
         var index = address &>> shift
-        if index > topMask { return nil }
+        if index > shape.topMask { return nil }
         var slots = root
         while true {
             let slot = slots + Int(truncatingIfNeeded: index &<< 3)
             let raw = slot.load(as: UInt.self)
             // A table (tag 1, MEM_TABLE) unless a reservation (the tag alone).
             if raw & 1 == 0 {
-                if raw == 0 || (pageOnly && shift != pageShift) { return nil }
+                if raw == 0 || (pageOnly && shift != shape.pageShift) { return nil }
                 return slot
             }
             if raw == 1 { return nil }
             slots = UnsafeRawPointer(bitPattern: raw &- 1 &+ Walk.slotsOffset).unsafelyUnwrapped
-            shift &-= levelBits
-            index = (address &>> shift) & levelMask
+            shift &-= shape.levelBits
+            index = (address &>> shift) & shape.levelMask
         }
     }
 }
@@ -360,7 +381,7 @@ final class Storage<Value> {
     /// The value of a raw entry that is a box.
     @inlinable @inline(never)
     func boxedValue(_ raw: UInt) -> Value {
-        Unmanaged<Box<Value>>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!).takeUnretainedValue().value!
+        Codec<Value>.boxed(UnsafeRawPointer(bitPattern: raw)!)
     }
 
     /// The first entry at or after `address`: its start, level and value.
