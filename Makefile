@@ -50,7 +50,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: all lib deps test test-c check-c check-small check-sanitize check-valgrind \
         check-rfc check-install check-headers check-readme swift-build swift-test demo \
         check-traces check-diff check-fault check-fuzz fuzz swift-sanitize swift-valgrind demo-c \
-        bench bench-swift \
+        bench bench-swift bench-latency \
         install uninstall clean
 
 all: lib
@@ -365,6 +365,13 @@ bench:
 
 bench-swift:
 	cd Benchmarks/swift && swift build -c release && ./.build/release/memtable-bench $(BENCH_N) $(BENCH_RUNS)
+
+# What shorter walks would do for dependent lookups (Benchmarks/README.md).
+$(B)/bench-latency: Benchmarks/latency.c $(STATIC) $(HEADERS) | $(B)
+	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/latency.c $(STATIC)
+
+bench-latency: lib $(B)/bench-latency
+	$(B)/bench-latency $(BENCH_N) $(if $(filter command line,$(origin BENCH_RUNS)),$(BENCH_RUNS),9)
 
 # -------------------------------------------------------------- install ---
 
