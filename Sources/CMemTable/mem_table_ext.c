@@ -256,8 +256,8 @@ static void _count_add(struct mem_table *table, long delta)
  * Check what every entry point is given. Converts a base-relative @level to
  * the table's level struct in *@out (when @out is not NULL).
  */
-static int _check(struct mem_table *table, phys_addr_t pa, unsigned int level,
-		  struct mem_table_level **out)
+static inline int _check(struct mem_table *table, phys_addr_t pa, unsigned int level,
+			 struct mem_table_level **out)
 {
 	const struct mem_table_geometry *geo;
 	unsigned int n;
@@ -413,26 +413,23 @@ static bool _aligned(const struct mem_table_level *level, phys_addr_t pa)
 }
 
 /*
- * The fast path of mem_table_store() for a page: straight to the slot in
- * the table of the last page stored, or a loop down the levels, making the
- * tables that are missing. A large leaf on the way sends the store to the
- * general path (1); a failed allocation unmakes what this call made
- * (-ENOMEM).
+ * The walk of _store_page() when the hint does not hold @pa's page: a loop
+ * down the levels, making the tables that are missing, then the hint set to
+ * the page's table. Returns that table; NULL with *@ret = 1 if a large leaf
+ * is on the way (the store takes the general path), or -ENOMEM if a table
+ * could not be made (what this call made is unmade). Out of line, so that
+ * the hinted store stays small.
  */
-static int _store_page(struct mem_table *table, phys_addr_t pa, void *entry, void **old)
+static __attribute__((noinline)) struct mem_table *
+_store_page_walk(struct mem_table *table, phys_addr_t pa, int *ret)
 {
 	void **made[MEM_TABLE_MAX_LEVELS], *was[MEM_TABLE_MAX_LEVELS];
 	struct mem_table *t = table, *next, *path[MEM_TABLE_MAX_LEVELS];
 	struct mem_table_level *level = table->level, *page = level - level->number;
 	struct mem_table_root *root = _root(table);
 	unsigned int n = 0, depth = 0, i;
-	void **slot, *prev;
-	int ret;
+	void **slot;
 
-	if (root->hint && pa - root->hint_base < (phys_addr_t)page->nentries << page->shift) {
-		t = root->hint;
-		goto put;
-	}
 	/* A child is one level down: the level is known before the child is. */
 	for (; level->number; level--) {
 		path[depth++] = t;
@@ -442,12 +439,12 @@ static int _store_page(struct mem_table *table, phys_addr_t pa, void *entry, voi
 			continue;
 		}
 		if (*slot && *slot != MEM_TABLE_RESERVED) {
-			ret = 1;
+			*ret = 1;
 			goto undo;
 		}
 		next = _table_new(level - 1, t->ops, NULL);
 		if (!next) {
-			ret = -ENOMEM;
+			*ret = -ENOMEM;
 			goto undo;
 		}
 		made[n] = slot;
@@ -461,7 +458,35 @@ static int _store_page(struct mem_table *table, phys_addr_t pa, void *entry, voi
 	root->hint_depth = depth ? depth - 1 : 0;
 	for (i = 1; i < depth; i++)
 		root->hint_path[i - 1] = path[i];
-put:
+	return t;
+undo:
+	while (n--) {
+		free(TABLE(*made[n]));
+		*made[n] = was[n];
+	}
+	return NULL;
+}
+
+/*
+ * The fast path of mem_table_store() for a page: straight to the slot in
+ * the table of the last page stored, or the walk down the levels. A large
+ * leaf on the way sends the store to the general path (1); a failed
+ * allocation changes nothing (-ENOMEM).
+ */
+static inline int _store_page(struct mem_table *table, phys_addr_t pa, void *entry, void **old)
+{
+	struct mem_table_level *page = table->level - table->level->number;
+	struct mem_table_root *root = _root(table);
+	struct mem_table *t = root->hint;
+	unsigned int i;
+	void **slot, *prev;
+	int ret;
+
+	if (!t || pa - root->hint_base >= (phys_addr_t)page->nentries << page->shift) {
+		t = _store_page_walk(table, pa, &ret);
+		if (!t)
+			return ret;
+	}
 	/* Mark the path changed, as the RFC's create does. */
 	table->changed = true;
 	for (i = 0; i < root->hint_depth; i++)
@@ -470,18 +495,12 @@ put:
 	slot = &t->entries[_index(page, pa)];
 	prev = *slot == MEM_TABLE_RESERVED ? NULL : *slot;
 	*slot = entry;
-	_count_add(table, prev ? 0 : 1);
+	root->leaves += !prev;
 	if (old)
 		*old = prev;
 	else
 		_release(table->ops, prev);
 	return 0;
-undo:
-	while (n--) {
-		free(TABLE(*made[n]));
-		*made[n] = was[n];
-	}
-	return ret;
 }
 
 int mem_table_store(struct mem_table *table, phys_addr_t pa, unsigned int level,
