@@ -354,7 +354,7 @@ demo-c: lib
 BENCH_N    ?= 1048576
 BENCH_RUNS ?= 5
 
-$(B)/bench: Benchmarks/bench.c $(STATIC) $(HEADERS) | $(B)
+$(B)/bench: Benchmarks/bench.c Benchmarks/bench.h $(STATIC) $(HEADERS) | $(B)
 	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/bench.c $(STATIC) -lJudy -lbsd
 
 bench:
@@ -367,7 +367,7 @@ bench-swift:
 	cd Benchmarks/swift && swift build -c release && ./.build/release/memtable-bench $(BENCH_N) $(BENCH_RUNS)
 
 # What shorter walks would do for dependent lookups (Benchmarks/README.md).
-$(B)/bench-latency: Benchmarks/latency.c $(STATIC) $(HEADERS) | $(B)
+$(B)/bench-latency: Benchmarks/latency.c Benchmarks/bench.h $(STATIC) $(HEADERS) | $(B)
 	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/latency.c $(STATIC)
 
 bench-latency: lib $(B)/bench-latency

@@ -20,30 +20,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "mem_table.h"
 
 #define __unused __attribute__((__unused__))
 #include <bsd/sys/tree.h>
 
 /* ------------------------------------------------------------------ setup */
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 static size_t n;          /* keys */
 static uint64_t *keys;    /* page numbers, distinct, in insertion order */
@@ -100,8 +83,8 @@ static void make_distinct(uint64_t (*gen)(size_t))
 static uint64_t gen_dense(size_t i) { return i; }
 static uint64_t gen_random(size_t i) { (void)i; return rng() % (64ULL << 18); }
 static uint64_t gen_per_gib(size_t i) { return (uint64_t)i << 18; }
-static uint64_t slot_base[64];
-static uint64_t gen_slots(size_t i) { return slot_base[i / 16384 % 64] + i % 16384; }
+static uint64_t slot_bases[64];
+static uint64_t gen_slots(size_t i) { return slot_bases[i / 16384 % 64] + i % 16384; }
 
 struct pattern {
 	const char *name;
@@ -121,8 +104,8 @@ static void setup(const struct pattern *p)
 {
 	size_t i;
 
-	for (i = 0; i < 64; i++) /* slots: one per 16 GiB, at a random 2 MiB boundary in it */
-		slot_base[i] = (i << 22) + ((rng() % ((1 << 22) - 16384)) & ~511ULL);
+	for (i = 0; i < 64; i++)
+		slot_bases[i] = slot_base(i);
 	make_distinct(p->gen);
 	if (!p->ordered)
 		shuffle(keys, n);
@@ -340,19 +323,6 @@ static const struct structure structures[] = {
 };
 
 #define NSTRUCT (sizeof(structures) / sizeof(structures[0]))
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int runs)
-{
-	qsort(v, runs, sizeof(*v), cmp_double);
-	return runs % 2 ? v[runs / 2] : (v[runs / 2 - 1] + v[runs / 2]) / 2;
-}
 
 int main(int argc, char **argv)
 {

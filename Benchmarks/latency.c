@@ -26,32 +26,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench.h"
 #include "mem_table.h"
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 #define GIB_CACHE 1024 /* entries: 16 KiB */
 
@@ -110,9 +86,8 @@ static void build(int slots)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (slots && i % 16384 == 0) /* one per 16 GiB, at a random 2 MiB boundary */
-			base = ((uint64_t)(i / 16384 % 64) << 22) +
-			       ((rng() % ((1 << 22) - 16384)) & ~511ULL);
+		if (slots && i % 16384 == 0)
+			base = slot_base(i / 16384 % 64);
 		keys[i] = slots ? base + i % 16384 : i;
 		perm[i] = i;
 	}
@@ -217,8 +192,7 @@ int main(int argc, char **argv)
 				res[v][r] = run(v);
 		printf("\n%s\n", slots ? "64 slots of 16384 pages in 1 TiB" : "dense (pages 0..N)");
 		for (v = 0; v < NVARIANTS; v++) {
-			qsort(res[v], runs, sizeof(double), cmp_double);
-			med[v] = res[v][runs / 2];
+			med[v] = median(res[v], runs);
 			printf("  %-18s %7.1f  %5.2fx\n", names[v], med[v], med[v] / med[FLAT]);
 		}
 		mem_table_free(table);
