@@ -48,7 +48,7 @@ DEB_PKGS := gcc libbsd-dev pkg-config valgrind binutils
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all lib deps test test-c check-c check-small check-sanitize check-valgrind \
-        check-rfc check-install check-headers check-readme swift-build swift-test demo \
+        check-rfc check-install check-headers check-readme swift-build swift-test check-consumer demo \
         check-traces check-diff check-fault check-fuzz fuzz swift-sanitize swift-valgrind demo-c \
         bench bench-swift bench-latency \
         install uninstall clean
@@ -302,8 +302,14 @@ check-fuzz: $(T)/fuzz
 
 # ---------------------------------------------------------------- swift ---
 
+# The package has no unsafe flags (a versioned dependency could not build);
+# the C warnings are passed here instead.
 swift-build:
-	swift build -Xswiftc -warnings-as-errors
+	swift build -Xswiftc -warnings-as-errors -Xcc -Wall -Xcc -Wextra
+
+# A scratch package that depends on this one by version, as a user's does.
+check-consumer:
+	Tests/consumer/versioned.sh $(VERSION)
 
 swift-test: swift-build
 	swift test
@@ -323,7 +329,7 @@ swift-valgrind: $(SWIFT_TRACE)
 	done; echo "valgrind: the Swift replay of $(words $(TRACES)) traces: no error, no leak"
 
 test: test-c
-	$(MAKE) swift-test
+	$(MAKE) swift-test check-consumer
 	$(MAKE) check-traces check-fault check-fuzz swift-valgrind
 	$(MAKE) check-diff
 	$(MAKE) swift-sanitize

@@ -2,8 +2,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
 // memtable: the Linux RFC "Memory Table" in userspace. The C library is the
-// target CMemTable (its public headers are ../../include); MemTable is the
-// Swift API over it and keeps no package dependencies.
+// target CMemTable (its public headers are include/); MemTable is the Swift
+// API over it and keeps no package dependencies. memtable-trace, the trace
+// replay of the tests, is a target of this package, not a product.
 
 import PackageDescription
 
@@ -14,14 +15,18 @@ let package = Package(
         // The C library itself, for Swift code that wants the RFC's API.
         .library(name: "CMemTable", targets: ["CMemTable"]),
         .executable(name: "memtable", targets: ["memtable"]),
-        .executable(name: "memtable-trace", targets: ["memtable-trace"]),
     ],
     targets: [
+        // The C sources are in Sources/CMemTable, the public headers (and
+        // the module map) in include/ at the top, where `make install` takes
+        // them from: the target spans the package so that both are its own,
+        // with no symlink (a clone without symlinks builds) and no unsafe
+        // flags (a versioned dependency builds; `make` passes the warnings).
         .target(
             name: "CMemTable",
-            path: "Sources/CMemTable",
-            publicHeadersPath: "include",
-            cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]
+            path: ".",
+            sources: ["Sources/CMemTable/mem_table.c", "Sources/CMemTable/mem_table_ext.c"],
+            publicHeadersPath: "include"
         ),
         .target(
             name: "MemTable",
