@@ -7,7 +7,21 @@
  * Userspace port (memtable): the RFC's definitions, unchanged in names, types
  * and layouts, plus export markers and C++ guards. Differences from the RFC
  * are listed in README.md and marked in kernel/mem_table.c's port,
- * Sources/CMemTable/mem_table.c.
+ * Sources/CMemTable/mem_table.c. The additions follow the RFC's API, apart.
+ *
+ * What a slot holds, told apart by its two low bits (the RFC's MEM_TABLE bit
+ * and the additions' value tag), each with its predicate:
+ *
+ *   slot          bits  predicate                 ops->free/split/merge/clone
+ *   empty         NULL  !entry                    never
+ *   pointer leaf  ..00  mem_table_is_pointer()    yes: the table owns it
+ *   value entry   ..10  mem_table_is_value()      never: no allocation
+ *   table         ..x1  mem_table_is_table()      never (the library's own)
+ *   reserved      0..01 mem_table_is_reserved()   never (MEM_TABLE_RESERVED)
+ *
+ * IS_LEAF(), the RFC's, holds for an empty slot, a pointer leaf and a value
+ * entry; a table and a reservation carry the MEM_TABLE bit. A reservation is
+ * a table entry that points nowhere: it reads as empty but keeps its path.
  */
 
 #ifndef __MEM_TABLE_H__
@@ -176,9 +190,40 @@ MEM_TABLE_API void **mem_table_find(struct mem_table *table, phys_addr_t pa,
  * mem_table_alloc_geometry(); a @level is base-relative, as mem_table_find()
  * reports it (PG_LEVEL_4K, PG_LEVEL_2M, PG_LEVEL_1G... for x86-64); a level
  * of 0 in a struct mem_table_level is the smallest page. Functions that
- * return int return 0 or a negative errno, and on error leave the table
- * exactly as it was. The caller serialises all access, as for the RFC's API.
+ * return int (or long) return 0 (or a count) or a negative errno, and on
+ * error leave the table exactly as it was: its leaves, its tables, every
+ * table's changed flag, its count and statistics; whatever a failed call
+ * allocated or got from the consumer's ops is released. The caller
+ * serialises all access, as for the RFC's API.
  * ------------------------------------------------------------------------ */
+
+/**
+ * DOC: When the consumer's ops are called
+ *
+ * Every call that may fail is made before the table's first change, so that
+ * an allocation failure or an op that refuses (returns NULL) leaves the table
+ * as it was. Children that ops->split made before a refusal are handed to
+ * ops->free; nothing else is released on failure.
+ *
+ *   function                  ops it may call, and when
+ *   mem_table_store()         split (a larger leaf covers @pa): all children,
+ *                             before any change; then free (the split leaf,
+ *                             and the replaced leaf when @old is NULL)
+ *   mem_table_split()         split, before any change; then free (the leaf)
+ *   mem_table_reserve()       as mem_table_split() (a larger leaf covers @pa)
+ *   mem_table_store_range()   split for both edges, before any change (two
+ *   mem_table_erase_range()   edges in one leaf: the second split is made in
+ *   and their _incl forms     the first's new tables); then free (the split
+ *                             leaves, and every leaf the range replaces)
+ *   mem_table_merge()         merge once, before any change; then free (each
+ *                             merged leaf)
+ *   mem_table_clone()         clone for every pointer leaf, into the copy
+ *                             only; on failure, free for what was cloned
+ *   mem_table_erase()         none (the leaf is handed back)
+ *   mem_table_free()          free, for every pointer leaf
+ *
+ * Value entries and reservations never reach an op.
+ */
 
 /**
  * DOC: Value entries
@@ -201,9 +246,29 @@ static inline uintptr_t mem_table_to_value(const void *entry)
 	return (uintptr_t)entry >> 2;
 }
 
+/* The slot kinds (the table at the top of this file). */
+
+/* The reservation marker: the MEM_TABLE bit alone, a table entry to nowhere. */
+#define MEM_TABLE_RESERVED ((void *)MEM_TABLE)
+
 static inline bool mem_table_is_value(const void *entry)
 {
 	return ((uintptr_t)entry & 3) == 2;
+}
+
+static inline bool mem_table_is_pointer(const void *entry)
+{
+	return entry && !((uintptr_t)entry & 3);
+}
+
+static inline bool mem_table_is_table(const void *entry)
+{
+	return ((uintptr_t)entry & MEM_TABLE) && entry != MEM_TABLE_RESERVED;
+}
+
+static inline bool mem_table_is_reserved(const void *entry)
+{
+	return entry == MEM_TABLE_RESERVED;
 }
 
 /**
@@ -340,9 +405,9 @@ static inline void *mem_table_lookup(const struct mem_table *table, phys_addr_t 
 		return NULL;
 	for (;;) {
 		entry = *(void *const *)(entries + ((pa >> level->shift) & level->mask) * sizeof(void *));
-		if (!((uintptr_t)entry & MEM_TABLE))
+		if (IS_LEAF(entry))
 			return entry;
-		if (entry == (void *)MEM_TABLE) /* a reservation */
+		if (mem_table_is_reserved(entry))
 			return NULL;
 		/*
 		 * The child's entries straight from the tagged entry: the tag is
@@ -380,14 +445,14 @@ static inline void **mem_table_lookup_slot(struct mem_table *table, phys_addr_t 
 		return NULL;
 	for (;;) {
 		slot = (void **)(entries + ((pa >> l->shift) & l->mask) * sizeof(void *));
-		if (!((uintptr_t)*slot & MEM_TABLE)) {
+		if (IS_LEAF(*slot)) {
 			if (!*slot)
 				return NULL;
 			if (level)
 				*level = l->number;
 			return slot;
 		}
-		if (*slot == (void *)MEM_TABLE) /* a reservation */
+		if (mem_table_is_reserved(*slot))
 			return NULL;
 		/* As in mem_table_lookup(). */
 		entries = (char *)*slot - MEM_TABLE + offsetof(struct mem_table, entries);
@@ -459,9 +524,15 @@ MEM_TABLE_API int mem_table_merge(struct mem_table *table, phys_addr_t pa, unsig
  * it. A reserved slot reads as empty; a store, a mem_table_create() or an
  * erase there ends the reservation.
  *
+ * Inside a larger leaf there is no empty slot to reserve, but a store there
+ * would have to split: the larger leaf is split down to @level now (as
+ * mem_table_split() does, ops->split for a pointer), so that the later store
+ * only replaces a leaf of @level and cannot fail. The data stays the same.
+ *
  * Context: May allocate.
  * Return: 0 (also if the slot holds a leaf already); errors as for
- * mem_table_store().
+ * mem_table_store(): -EEXIST for a pointer leaf without ops->split, -ENOMEM
+ * if an allocation failed or ops->split refused.
  */
 MEM_TABLE_API int mem_table_reserve(struct mem_table *table, phys_addr_t pa, unsigned int level);
 
@@ -477,12 +548,32 @@ MEM_TABLE_API int mem_table_reserve(struct mem_table *table, phys_addr_t pa, uns
  * smaller ones at the edges. What the range covered before is released
  * (ops->free); larger leaves across an edge are split first.
  *
- * Context: May allocate; all allocation happens before the table changes.
+ * Context: May allocate; every allocation and every ops->split call happens
+ * before the table changes (see "When the consumer's ops are called").
  * Return: 0; -EINVAL, -ERANGE for bad arguments; -EEXIST if an edge leaf
- * cannot be split (no ops->split); -ENOMEM.
+ * cannot be split (no ops->split); -ENOMEM if an allocation failed or
+ * ops->split refused; the table is then exactly as it was.
  */
 MEM_TABLE_API int mem_table_store_range(struct mem_table *table, phys_addr_t start,
 					phys_addr_t end, void *entry);
+
+/**
+ * mem_table_store_range_incl() - Store one value over [@first, @last].
+ * @table: The table.
+ * @first: First address, page aligned.
+ * @last: Last address, inclusive: one below a page boundary, at or above
+ *        @first. The form that reaches the top of a 64-bit geometry, where
+ *        one past the last address would be 2^64.
+ * @entry: As for mem_table_store_range().
+ *
+ * mem_table_store_range(@table, @first, @last + 1, @entry), as the XArray's
+ * xa_store_range() takes its range.
+ *
+ * Context: As for mem_table_store_range().
+ * Return: As for mem_table_store_range().
+ */
+MEM_TABLE_API int mem_table_store_range_incl(struct mem_table *table, phys_addr_t first,
+					     phys_addr_t last, void *entry);
 
 /**
  * mem_table_erase_range() - Remove everything in [@start, @end).
@@ -493,12 +584,25 @@ MEM_TABLE_API int mem_table_store_range(struct mem_table *table, phys_addr_t sta
  * Leaves inside the range are released (ops->free); larger leaves across an
  * edge are split first, keeping what lies outside. Empty tables are freed.
  *
- * Context: May allocate (edge splits), all before the table changes.
+ * Context: May allocate (edge splits); every allocation and ops->split call
+ * happens before the table changes.
  * Return: The number of leaves removed (>= 0), or -EINVAL, -ERANGE, -EEXIST,
- * -ENOMEM as for mem_table_store_range().
+ * -ENOMEM as for mem_table_store_range(), the table then as it was.
  */
 MEM_TABLE_API long mem_table_erase_range(struct mem_table *table, phys_addr_t start,
 					 phys_addr_t end);
+
+/**
+ * mem_table_erase_range_incl() - Remove everything in [@first, @last].
+ * @table: The table.
+ * @first: First address, page aligned.
+ * @last: Last address, inclusive, as for mem_table_store_range_incl().
+ *
+ * Context: As for mem_table_erase_range().
+ * Return: As for mem_table_erase_range().
+ */
+MEM_TABLE_API long mem_table_erase_range_incl(struct mem_table *table, phys_addr_t first,
+					      phys_addr_t last);
 
 /**
  * typedef mem_table_walk_fn - Called by mem_table_walk() for each leaf.
@@ -601,9 +705,12 @@ MEM_TABLE_API struct mem_table *mem_table_clone(struct mem_table *table);
  *
  * Leaves stored through the additions are counted as they come and go. A
  * slot handed out by mem_table_create() may be filled behind the table's
- * back, so after one the next count walks the table once.
+ * back at any time, before or after a count: once a table has handed one
+ * out, every count walks the table, so that a slot is counted as soon as it
+ * is filled, whenever count is called.
  *
- * Context: O(1), but for that walk.
+ * Context: O(1) for a table never given to mem_table_create(); O(tables)
+ * after one.
  * Return: The number of leaves, large ones counting one each.
  */
 MEM_TABLE_API size_t mem_table_count(struct mem_table *table);

@@ -202,7 +202,7 @@ static void _mem_table_free(struct mem_table *table)
 			continue;
 		}
 		/* Addition: a reservation points nowhere. */
-		if (entries[i] != MEM_TABLE_RESERVED)
+		if (!mem_table_is_reserved(entries[i]))
 			_mem_table_free(TABLE(entries[i]));
 	}
 	free(table);
@@ -226,7 +226,7 @@ static void **_mem_table_find(struct mem_table *table, phys_addr_t pa,
 
 	*level_number = level->number;
 	/* Addition: a reservation reads as empty. */
-	if (!entries[i] || entries[i] == MEM_TABLE_RESERVED)
+	if (!entries[i] || mem_table_is_reserved(entries[i]))
 		return NULL;
 
 	if (IS_LEAF(entries[i]))
@@ -273,7 +273,7 @@ static void **_mem_table_create(struct mem_table *table, phys_addr_t pa)
 		 */
 		table->changed = true;
 		/* Addition: handing out the slot ends a reservation. */
-		if (entries[i] == MEM_TABLE_RESERVED)
+		if (mem_table_is_reserved(entries[i]))
 			entries[i] = NULL;
 		return &entries[i];
 	}
@@ -287,7 +287,7 @@ static void **_mem_table_create(struct mem_table *table, phys_addr_t pa)
 	 * left alone and the create fails with EEXIST.
 	 */
 	old = entries[i];
-	if (!entries[i] || entries[i] == MEM_TABLE_RESERVED) {
+	if (!entries[i] || mem_table_is_reserved(entries[i])) {
 		/* Create next level table. */
 		level--;
 		next = calloc(1, struct_size(table, entries, level->nentries));
@@ -339,11 +339,11 @@ void **mem_table_create(struct mem_table *table, phys_addr_t pa)
 	}
 	entry = _mem_table_create(table, pa);
 	/*
-	 * Addition: the consumer may fill an empty slot behind the table's
-	 * back, so the next mem_table_count() recounts.
+	 * Addition: the consumer may fill the slot behind the table's back,
+	 * at any time, so mem_table_count() counts by walking from now on.
 	 */
-	if (entry && !*entry)
-		ROOT_INFO(table)->stale = true;
+	if (entry)
+		ROOT_INFO(table)->created = true;
 	return entry;
 }
 EXPORT_SYMBOL_GPL(mem_table_create);

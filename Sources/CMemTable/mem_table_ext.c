@@ -18,6 +18,7 @@
  *
  * Copyright © 2026 the memtable authors.
  */
+#include <assert.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -189,7 +190,7 @@ static bool _has_leaf(const struct mem_table *table, bool pointers)
 	for (i = 0; i < table->level->nentries; i++) {
 		void *e = table->entries[i];
 
-		if (!e || e == MEM_TABLE_RESERVED || (pointers && mem_table_is_value(e)))
+		if (!e || mem_table_is_reserved(e) || (pointers && mem_table_is_value(e)))
 			continue;
 		if (IS_LEAF(e) || _has_leaf(TABLE(e), pointers))
 			return true;
@@ -206,7 +207,7 @@ static size_t _count(const struct mem_table *table)
 	for (i = 0; i < table->level->nentries; i++) {
 		void *e = table->entries[i];
 
-		if (!e || e == MEM_TABLE_RESERVED)
+		if (!e || mem_table_is_reserved(e))
 			continue;
 		n += IS_LEAF(e) ? 1 : _count(TABLE(e));
 	}
@@ -222,7 +223,7 @@ static size_t _destroy(struct mem_table *table)
 	for (i = 0; i < table->level->nentries; i++) {
 		void *e = table->entries[i];
 
-		if (!e || e == MEM_TABLE_RESERVED)
+		if (!e || mem_table_is_reserved(e))
 			continue;
 		if (IS_LEAF(e)) {
 			_release(table->ops, e);
@@ -246,7 +247,7 @@ static void _hint_forget(struct mem_table *table)
 	_root(table)->hint = NULL;
 }
 
-/* Count leaves coming and going (a stale count is recounted anyway). */
+/* Count leaves coming and going (after a mem_table_create(), counts walk). */
 static void _count_add(struct mem_table *table, long delta)
 {
 	_root(table)->leaves += delta;
@@ -346,7 +347,7 @@ static void **_slot(struct mem_table *table, phys_addr_t pa,
 
 	if (level == target)
 		return &entries[i];
-	if (!old || old == MEM_TABLE_RESERVED) {
+	if (!old || mem_table_is_reserved(old)) {
 		next = _table_new(level - 1, table->ops, pool);
 		if (!next)
 			return NULL;
@@ -381,7 +382,7 @@ static void **_lookup_slot(struct mem_table *table, phys_addr_t pa,
 	while (table->level != target) {
 		void *e = table->entries[_index(table->level, pa)];
 
-		if (!e || !IS_TABLE(e))
+		if (!e || !mem_table_is_table(e))
 			return NULL;
 		table = TABLE(e);
 	}
@@ -395,7 +396,7 @@ static void **_leaf_slot(struct mem_table *table, phys_addr_t pa,
 	for (;;) {
 		void **slot = &table->entries[_index(table->level, pa)];
 
-		if (!*slot || *slot == MEM_TABLE_RESERVED)
+		if (!*slot || mem_table_is_reserved(*slot))
 			return NULL;
 		if (IS_LEAF(*slot)) {
 			*level = table->level;
@@ -434,11 +435,11 @@ _store_page_walk(struct mem_table *table, phys_addr_t pa, int *ret)
 	for (; level->number; level--) {
 		path[depth++] = t;
 		slot = &t->entries[_index(level, pa)];
-		if (*slot && IS_TABLE(*slot)) {
+		if (mem_table_is_table(*slot)) {
 			t = TABLE(*slot);
 			continue;
 		}
-		if (*slot && *slot != MEM_TABLE_RESERVED) {
+		if (*slot && !mem_table_is_reserved(*slot)) {
 			*ret = 1;
 			goto undo;
 		}
@@ -493,7 +494,7 @@ static inline int _store_page(struct mem_table *table, phys_addr_t pa, void *ent
 		root->hint_path[i]->changed = true;
 	t->changed = true;
 	slot = &t->entries[_index(page, pa)];
-	prev = *slot == MEM_TABLE_RESERVED ? NULL : *slot;
+	prev = mem_table_is_reserved(*slot) ? NULL : *slot;
 	*slot = entry;
 	root->leaves += !prev;
 	if (old)
@@ -523,14 +524,14 @@ int mem_table_store(struct mem_table *table, phys_addr_t pa, unsigned int level,
 	_hint_forget(table);
 	/* Smaller leaves under the range would be lost: refuse, change nothing. */
 	slot = _lookup_slot(table, pa, target);
-	if (slot && *slot && IS_TABLE(*slot) && _has_leaf(TABLE(*slot), false))
+	if (slot && mem_table_is_table(*slot) && _has_leaf(TABLE(*slot), false))
 		return -EEXIST;
 
 	slot = _slot(table, pa, target, NULL, &added);
 	if (!slot)
 		return -errno;
 	prev = *slot;
-	if (prev == MEM_TABLE_RESERVED) {
+	if (mem_table_is_reserved(prev)) {
 		prev = NULL;
 	} else if (prev && !IS_LEAF(prev)) {
 		_destroy(TABLE(prev)); /* no leaves: it only frees tables */
@@ -573,7 +574,7 @@ int mem_table_reserve(struct mem_table *table, phys_addr_t pa, unsigned int leve
 		return -EINVAL;
 	slot = _lookup_slot(table, pa, target);
 	if (slot && *slot)
-		return IS_TABLE(*slot) && _has_leaf(TABLE(*slot), false) ? -EEXIST : 0;
+		return mem_table_is_table(*slot) && _has_leaf(TABLE(*slot), false) ? -EEXIST : 0;
 	slot = _slot(table, pa, target, NULL, &added);
 	if (!slot)
 		return -errno;
@@ -600,11 +601,11 @@ static void *_erase(struct mem_table *table, phys_addr_t pa, unsigned int *level
 
 	if (!e)
 		return NULL;
-	if (e == MEM_TABLE_RESERVED || IS_LEAF(e)) {
+	if (mem_table_is_reserved(e) || IS_LEAF(e)) {
 		*slot = NULL;
 		*level = table->level->number;
 		*emptied = _table_empty(table);
-		return e == MEM_TABLE_RESERVED ? NULL : e;
+		return mem_table_is_reserved(e) ? NULL : e;
 	}
 	leaf = _erase(TABLE(e), pa, level, &child_emptied);
 	if (child_emptied) {
@@ -670,7 +671,7 @@ int mem_table_merge(struct mem_table *table, phys_addr_t pa, unsigned int level)
 		return -EINVAL;
 	_hint_forget(table);
 	slot = _lookup_slot(table, pa, target);
-	if (!slot || !*slot || !IS_TABLE(*slot))
+	if (!slot || !*slot || !mem_table_is_table(*slot))
 		return -ENOENT;
 	child = TABLE(*slot);
 	n = child->level->nentries;
@@ -724,12 +725,15 @@ static struct mem_table_level *_aligned_level(struct mem_table *table, phys_addr
 	return level;
 }
 
-/* The level of the largest aligned piece starting at @pa and ending by @end. */
-static struct mem_table_level *_piece(struct mem_table *table, phys_addr_t pa, phys_addr_t end)
+/*
+ * The level of the largest aligned piece starting at @pa and ending by
+ * @last (inclusive, so that a range may end at 2^64).
+ */
+static struct mem_table_level *_piece(struct mem_table *table, phys_addr_t pa, phys_addr_t last)
 {
 	struct mem_table_level *level = _aligned_level(table, pa);
 
-	while (level->number && end - pa < _span(level))
+	while (level->number && last - pa < _span(level) - 1)
 		level--;
 	return level;
 }
@@ -746,14 +750,13 @@ static unsigned int _tables_needed(struct mem_table *table, phys_addr_t pa,
 	while (table->level != target) {
 		void *e = table->entries[_index(table->level, pa)];
 
-		if (e && IS_TABLE(e)) {
+		if (mem_table_is_table(e)) {
 			table = TABLE(e);
 			continue;
 		}
-		if (e && e != MEM_TABLE_RESERVED && !mem_table_is_value(e) &&
-		    !(table->ops && table->ops->split))
+		if (mem_table_is_pointer(e) && !(table->ops && table->ops->split))
 			*nosplit = true;
-		if (!store && (!e || e == MEM_TABLE_RESERVED))
+		if (!store && (!e || mem_table_is_reserved(e)))
 			return 0;
 		return table->level->number - target->number;
 	}
@@ -770,6 +773,8 @@ static int _pool_fill(struct pool *pool, struct mem_table *table, unsigned int n
 {
 	size_t size = _mem_table_size(table->level - 1);
 
+	/* Two edges, each at most one table per level below the root. */
+	assert(n <= sizeof(pool->tables) / sizeof(pool->tables[0]));
 	pool->n = 0;
 	while (pool->n < n) {
 		struct mem_table *t = calloc(1, size);
@@ -783,8 +788,8 @@ static int _pool_fill(struct pool *pool, struct mem_table *table, unsigned int n
 	return 0;
 }
 
-/* Check a range's arguments. */
-static int _check_range(struct mem_table *table, phys_addr_t start, phys_addr_t end)
+/* Check a range's arguments: [@start, @last], whole pages. */
+static int _check_range(struct mem_table *table, phys_addr_t start, phys_addr_t last)
 {
 	phys_addr_t page;
 	int err = _check(table, start, 0, NULL);
@@ -792,38 +797,75 @@ static int _check_range(struct mem_table *table, phys_addr_t start, phys_addr_t 
 	if (err)
 		return err;
 	page = (phys_addr_t)1 << _mem_table_geometry(table->level)->levels[0].shift;
-	if (end <= start || (start | end) & (page - 1))
+	if (last < start || start & (page - 1) || (last & (page - 1)) != page - 1)
 		return -EINVAL;
-	if (!_mem_table_in_range(table, end - 1))
+	if (!_mem_table_in_range(table, last))
 		return -ERANGE;
 	return 0;
 }
 
 /*
- * Split the leaves across the edges of [@start, @end) and, to @store, make
- * the slots of the first and last pieces; all or nothing but for a failing
- * ops->split on the second edge, which leaves the first edge split (the
- * same data, in smaller leaves).
+ * Split, inside a table made by _split() and not linked yet, the leaf on
+ * the way to @pa down to @target; the leaf it replaces was made by
+ * ops->split, so it is released at once. The table stays whole on failure.
  */
-static int _prepare_range(struct mem_table *table, phys_addr_t start, phys_addr_t end,
+static int _split_inside(struct mem_table *sub, phys_addr_t pa,
+			 const struct mem_table_level *target, struct pool *pool)
+{
+	for (;;) {
+		void **slot = &sub->entries[_index(sub->level, pa)];
+		struct mem_table *next;
+		void *old = *slot;
+
+		if (mem_table_is_table(old)) {
+			sub = TABLE(old);
+			continue;
+		}
+		if (sub->level <= target)
+			return 0;
+		next = _split(sub->ops, old, sub->level - 1, pa, target, pool);
+		if (!next)
+			return -errno;
+		*slot = ENTRY(next);
+		_release(sub->ops, old);
+		return 0;
+	}
+}
+
+/*
+ * Get [@start, @last] ready for a range operation: split the leaves across
+ * its two edges down to the edge pieces' levels and, to @store, make the
+ * slots of the edge pieces. All or nothing: the tables come from a pool
+ * filled first, and every ops->split call is made while building the new
+ * tables off to the side (two edges in one leaf: the second split inside
+ * the first's tables), so that a refusal finds the table as it was. Only
+ * then are the split tables linked, the old leaves released, and the edge
+ * paths made and marked changed; none of that can fail.
+ */
+static int _prepare_range(struct mem_table *table, phys_addr_t start, phys_addr_t last,
 			  bool store)
 {
-	long added = 0;
-	struct mem_table_level *edge_level[2];
+	struct mem_table_level *edge_level[2], *at;
+	struct mem_table *sub[2] = { NULL, NULL };
+	void **leaf[2] = { NULL, NULL };
+	bool split[2] = { false, false };
 	phys_addr_t pa, edge[2];
-	struct pool pool;
 	unsigned int k, n = 0;
 	bool nosplit = false;
+	struct pool pool;
+	long added = 0;
 	int err = 0;
 
 	if (!table->level->number)
 		return 0;
 	/* The first and the last piece. */
 	edge[0] = start;
-	edge_level[0] = _piece(table, start, end);
-	for (pa = start; pa < end; pa += _span(edge_level[1])) {
+	edge_level[0] = _piece(table, start, last);
+	for (pa = start;; pa += _span(edge_level[1])) {
 		edge[1] = pa;
-		edge_level[1] = _piece(table, pa, end);
+		edge_level[1] = _piece(table, pa, last);
+		if (last - pa == _span(edge_level[1]) - 1)
+			break;
 	}
 	for (k = 0; k < 2; k++)
 		n += _tables_needed(table, edge[k], edge_level[k], store, &nosplit);
@@ -831,16 +873,49 @@ static int _prepare_range(struct mem_table *table, phys_addr_t start, phys_addr_
 		return -EEXIST;
 	if (_pool_fill(&pool, table, n))
 		return -ENOMEM;
-	for (k = 0; k < 2 && !err; k++) {
-		struct mem_table_level *at;
 
-		if ((store || (_leaf_slot(table, edge[k], &at) && at > edge_level[k])) &&
-		    !_slot(table, edge[k], edge_level[k], &pool, &added))
+	/* Every split off to the side: the table does not change. */
+	for (k = 0; k < 2 && !err; k++) {
+		void **slot = _leaf_slot(table, edge[k], &at);
+
+		if (!slot || at <= edge_level[k])
+			continue;
+		split[k] = true;
+		if (k == 1 && slot == leaf[0]) {
+			err = _split_inside(sub[0], edge[1], edge_level[1], &pool);
+			continue;
+		}
+		sub[k] = _split(table->ops, *slot, at - 1, edge[k], edge_level[k], &pool);
+		if (!sub[k])
 			err = -errno;
+		leaf[k] = slot;
+	}
+	if (err) {
+		for (k = 0; k < 2; k++)
+			if (sub[k])
+				_destroy(sub[k]);
+		_pool_drain(&pool);
+		return err;
+	}
+
+	/* Link, release, make the paths: nothing fails from here on. */
+	for (k = 0; k < 2; k++) {
+		void *old;
+
+		if (!sub[k])
+			continue;
+		old = *leaf[k];
+		*leaf[k] = ENTRY(sub[k]);
+		_release(table->ops, old);
+		added += (long)_count(sub[k]) - 1;
+	}
+	for (k = 0; k < 2; k++) {
+		if ((store || split[k]) && !_slot(table, edge[k], edge_level[k], &pool, &added))
+			abort(); /* the pool was counted short: a bug, not a state to leave */
 	}
 	_pool_drain(&pool);
 	_count_add(table, added);
-	return err;
+	return 0;
 }
 
 /*
@@ -864,7 +939,7 @@ static size_t _erase_range(struct mem_table *table, phys_addr_t base, phys_addr_
 		if (!e)
 			continue;
 		if (start <= lo && hi <= last) {
-			if (e == MEM_TABLE_RESERVED) {
+			if (mem_table_is_reserved(e)) {
 				/* nothing to release */
 			} else if (IS_LEAF(e)) {
 				_release(table->ops, e);
@@ -873,7 +948,7 @@ static size_t _erase_range(struct mem_table *table, phys_addr_t base, phys_addr_
 				n += _destroy(TABLE(e));
 			}
 			table->entries[i] = NULL;
-		} else if (IS_TABLE(e)) {
+		} else if (mem_table_is_table(e)) {
 			n += _erase_range(TABLE(e), lo, start, last);
 			if (_table_empty(TABLE(e))) {
 				free(TABLE(e));
@@ -886,28 +961,44 @@ static size_t _erase_range(struct mem_table *table, phys_addr_t base, phys_addr_
 	return n;
 }
 
-long mem_table_erase_range(struct mem_table *table, phys_addr_t start, phys_addr_t end)
+static long _mem_table_erase_range(struct mem_table *table, phys_addr_t start, phys_addr_t last)
 {
 	size_t n;
-	int err = _check_range(table, start, end);
+	int err = _check_range(table, start, last);
 
 	if (err)
 		return err;
 	_hint_forget(table);
-	err = _prepare_range(table, start, end, false);
+	err = _prepare_range(table, start, last, false);
 	if (err)
 		return err;
-	n = _erase_range(table, 0, start, end - 1);
+	n = _erase_range(table, 0, start, last);
 	_count_add(table, -(long)n);
 	return (long)n;
 }
 
-int mem_table_store_range(struct mem_table *table, phys_addr_t start, phys_addr_t end,
-			  void *entry)
+long mem_table_erase_range(struct mem_table *table, phys_addr_t start, phys_addr_t end)
+{
+	int err = _check(table, start, 0, NULL);
+
+	if (err)
+		return err;
+	if (end <= start)
+		return -EINVAL;
+	return _mem_table_erase_range(table, start, end - 1);
+}
+
+long mem_table_erase_range_incl(struct mem_table *table, phys_addr_t first, phys_addr_t last)
+{
+	return _mem_table_erase_range(table, first, last);
+}
+
+static int _mem_table_store_range(struct mem_table *table, phys_addr_t start, phys_addr_t last,
+				  void *entry)
 {
 	long delta = 0;
 	phys_addr_t pa;
-	int err = _check_range(table, start, end);
+	int err = _check_range(table, start, last);
 
 	if (err)
 		return err;
@@ -915,16 +1006,16 @@ int mem_table_store_range(struct mem_table *table, phys_addr_t start, phys_addr_
 	    (!mem_table_is_value(entry) && table->ops && table->ops->free))
 		return -EINVAL;
 	_hint_forget(table);
-	err = _prepare_range(table, start, end, true);
+	err = _prepare_range(table, start, last, true);
 	if (err)
 		return err;
 	/* Every piece's path exists now: _slot() allocates nothing. */
-	for (pa = start; pa < end;) {
-		struct mem_table_level *level = _piece(table, pa, end);
+	for (pa = start;;) {
+		struct mem_table_level *level = _piece(table, pa, last);
 		void **slot = _slot(table, pa, level, NULL, &delta);
 		void *prev = *slot;
 
-		if (prev && prev != MEM_TABLE_RESERVED) {
+		if (prev && !mem_table_is_reserved(prev)) {
 			if (IS_LEAF(prev)) {
 				_release(table->ops, prev);
 				delta--;
@@ -934,11 +1025,31 @@ int mem_table_store_range(struct mem_table *table, phys_addr_t start, phys_addr_
 		}
 		*slot = entry;
 		delta++;
+		if (last - pa == _span(level) - 1)
+			break;
 		pa += _span(level);
 	}
 	table->changed = true;
 	_count_add(table, delta);
 	return 0;
+}
+
+int mem_table_store_range(struct mem_table *table, phys_addr_t start, phys_addr_t end,
+			  void *entry)
+{
+	int err = _check(table, start, 0, NULL);
+
+	if (err)
+		return err;
+	if (end <= start)
+		return -EINVAL;
+	return _mem_table_store_range(table, start, end - 1, entry);
+}
+
+int mem_table_store_range_incl(struct mem_table *table, phys_addr_t first, phys_addr_t last,
+			       void *entry)
+{
+	return _mem_table_store_range(table, first, last, entry);
 }
 
 /* ------------------------------------------------------------- walk, next */
@@ -957,7 +1068,7 @@ static int _walk(struct mem_table *table, phys_addr_t base, phys_addr_t start,
 
 		if (lo > last)
 			break;
-		if (!e || e == MEM_TABLE_RESERVED)
+		if (!e || mem_table_is_reserved(e))
 			continue;
 		if (IS_LEAF(e))
 			ret = fn(e, lo, base_level + level->number, arg);
@@ -990,7 +1101,7 @@ static void **_next(struct mem_table *table, phys_addr_t base, phys_addr_t from,
 		phys_addr_t lo = base + i * span;
 		void **slot = &table->entries[i];
 
-		if (!*slot || *slot == MEM_TABLE_RESERVED)
+		if (!*slot || mem_table_is_reserved(*slot))
 			continue;
 		if (IS_LEAF(*slot)) {
 			*pa = lo;
@@ -1052,7 +1163,7 @@ static int _clone(struct mem_table *dst, const struct mem_table *src)
 	for (i = 0; i < src->level->nentries; i++) {
 		void *e = src->entries[i], *copy;
 
-		if (!e || e == MEM_TABLE_RESERVED || mem_table_is_value(e)) {
+		if (!e || mem_table_is_reserved(e) || mem_table_is_value(e)) {
 			copy = e;
 		} else if (IS_LEAF(e)) {
 			copy = ops && ops->free ? ops->clone(e) : e;
@@ -1101,16 +1212,12 @@ struct mem_table *mem_table_clone(struct mem_table *table)
 
 size_t mem_table_count(struct mem_table *table)
 {
-	struct mem_table_root *root;
-
 	if (!table || !_mem_table_is_root(table))
 		return 0;
-	root = _root(table);
-	if (root->stale) {
-		root->leaves = _count(table);
-		root->stale = false;
-	}
-	return root->leaves;
+	/* A mem_table_create() slot may be filled at any time: count them all. */
+	if (_root(table)->created)
+		return _count(table);
+	return _root(table)->leaves;
 }
 
 static void _stats(const struct mem_table *table, struct mem_table_stats *stats)
@@ -1123,7 +1230,7 @@ static void _stats(const struct mem_table *table, struct mem_table_stats *stats)
 	for (i = 0; i < level->nentries; i++) {
 		void *e = table->entries[i];
 
-		if (!e || e == MEM_TABLE_RESERVED)
+		if (!e || mem_table_is_reserved(e))
 			continue;
 		if (!IS_LEAF(e)) {
 			_stats(TABLE(e), stats);
@@ -1144,9 +1251,5 @@ int mem_table_stats(struct mem_table *table, struct mem_table_stats *stats)
 	stats->nlevels = _mem_table_geometry(table->level)->nlevels;
 	_stats(table, stats);
 	stats->bytes += sizeof(struct mem_table_root);
-	if (_root(table)->stale) {
-		_root(table)->leaves = stats->count;
-		_root(table)->stale = false;
-	}
 	return 0;
 }

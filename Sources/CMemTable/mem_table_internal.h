@@ -18,24 +18,24 @@
 #define ENTRY(table) ((void *)((uintptr_t)(table) | MEM_TABLE))
 
 /*
- * A reserved slot (mem_table_reserve()) holds a table entry that points
- * nowhere: not a leaf, so it is not found, walked or released, and not NULL,
- * so erasing its neighbours does not free the table that holds it.
+ * The slot kinds are <mem_table.h>'s (the table at its top). A reserved slot
+ * (mem_table_reserve()), MEM_TABLE_RESERVED, is not a leaf, so it is not
+ * found, walked or released, and not NULL, so erasing its neighbours does not
+ * free the table that holds it.
  */
-#define MEM_TABLE_RESERVED ENTRY(NULL)
-#define IS_TABLE(entry) (!IS_LEAF(entry) && (entry) != MEM_TABLE_RESERVED)
 
 /*
  * Every root carries this after its entries (the struct mem_table layout is
- * the RFC's): the leaf count, exact unless a mem_table_create() slot may
- * have been filled behind the table's back; and the table of the last page
+ * the RFC's): the leaf count, exact unless the table has handed out a
+ * mem_table_create() slot, which may be filled behind its back at any time
+ * (then every count walks); and the table of the last page
  * stored, with the tables above it, so that the next page store in it goes
  * straight to its slot (stores come in runs of neighbouring pages). The
  * hint is forgotten by every operation that may free a table.
  */
 struct mem_table_root {
 	size_t leaves;
-	bool stale;
+	bool created;		/* a mem_table_create() slot was handed out */
 	unsigned int hint_depth;	/* how many tables hint_path holds */
 	phys_addr_t hint_base;		/* the first address hint covers */
 	struct mem_table *hint;		/* a table of pages, or NULL */

@@ -39,6 +39,7 @@ struct leaf {
 
 static unsigned long made, released, splits, merges, clones;
 static bool split_fails;
+static long split_refuse_at = -1; /* refuse the n-th ops->split call from now */
 
 static struct leaf *leaf_new(uint64_t value)
 {
@@ -61,7 +62,7 @@ static void *leaf_split(void *buf, unsigned int level)
 {
 	(void)level;
 	splits++;
-	if (split_fails)
+	if (split_fails || (split_refuse_at >= 0 && split_refuse_at-- == 0))
 		return NULL;
 	return leaf_new(((struct leaf *)buf)->value);
 }
@@ -623,6 +624,194 @@ static void check_ranges(void)
 	check_clean();
 }
 
+/*
+ * Everything a failed call must leave as it was, in one number: every
+ * table's level, changed flag and slots (kind and value of each leaf, in
+ * order), the count, the statistics, the allocations live.
+ */
+static uint64_t fnv(uint64_t h, uint64_t v)
+{
+	unsigned int i;
+
+	for (i = 0; i < 8; i++, v >>= 8)
+		h = (h ^ (v & 0xff)) * 0x100000001b3ULL;
+	return h;
+}
+
+static uint64_t table_hash(const struct mem_table *t, uint64_t h)
+{
+	unsigned int i;
+
+	h = fnv(h, t->level->number);
+	h = fnv(h, t->changed);
+	for (i = 0; i < t->level->nentries; i++) {
+		void *e = t->entries[i];
+
+		if (!e)
+			continue;
+		h = fnv(h, i);
+		if (mem_table_is_table(e))
+			h = table_hash((const struct mem_table *)((uintptr_t)e & ~MEM_TABLE), h);
+		else
+			h = fnv(fnv(h, mem_table_is_reserved(e) ? 1 : mem_table_is_value(e) ? 2 : 3),
+				mem_table_is_reserved(e) ? 0 : value_of(e));
+	}
+	return fnv(h, ~0ULL);
+}
+
+static uint64_t snapshot(struct mem_table *t)
+{
+	struct mem_table_stats st;
+	uint64_t h = table_hash(t, 0xcbf29ce484222325ULL);
+	unsigned int l;
+
+	mem_table_stats(t, &st);
+	h = fnv(fnv(fnv(h, mem_table_count(t)), st.count), st.bytes);
+	for (l = 0; l < st.nlevels; l++)
+		h = fnv(fnv(fnv(h, st.leaves[l]), st.values[l]), st.tables[l]);
+	return fnv(h, (uint64_t)alloc_live);
+}
+
+static void clear_changed(struct mem_table *t)
+{
+	unsigned int i;
+
+	t->changed = false;
+	for (i = 0; i < t->level->nentries; i++)
+		if (mem_table_is_table(t->entries[i]))
+			clear_changed((struct mem_table *)((uintptr_t)t->entries[i] & ~MEM_TABLE));
+}
+
+/*
+ * Run @op with the n-th ops->split call refused, for every n until it
+ * succeeds: each refusal must leave the table as it was (the same
+ * snapshot, the children made released) and report -ENOMEM. Returns how
+ * many refusals were tried.
+ */
+#define REFUSE_EACH_SPLIT(t, call)                                            \
+	({                                                                    \
+		long _n;                                                      \
+		int _err;                                                     \
+		for (_n = 0;; _n++) {                                         \
+			uint64_t _before;                                     \
+			unsigned long _m, _r;                                 \
+			clear_changed(t);                                     \
+			_before = snapshot(t);                                \
+			_m = made, _r = released;                             \
+			split_refuse_at = _n;                                 \
+			_err = (call);                                        \
+			split_refuse_at = -1;                                 \
+			if (_err >= 0)                                        \
+				break;                                        \
+			CHECK(_err == -ENOMEM);                               \
+			CHECK(snapshot(t) == _before);                        \
+			CHECK(made - _m == released - _r);                    \
+		}                                                             \
+		_n;                                                           \
+	})
+
+/* Range operations whose ops->split refuses midway change nothing. */
+static void check_refusing_split(void)
+{
+	struct mem_table *t = mem_table_alloc_geometry(x86, &full_ops);
+	struct mem_table_stats st;
+	long tried;
+
+	/* Pointer leaves at both edges: 1 GiB at 1 GiB and at 3 GiB. */
+	CHECK(mem_table_store(t, GiB, PG_LEVEL_1G, leaf_new(1), NULL) == 0);
+	CHECK(mem_table_store(t, 3 * GiB, PG_LEVEL_1G, leaf_new(3), NULL) == 0);
+	tried = REFUSE_EACH_SPLIT(t, mem_table_store_range(t, GiB + 4096, 3 * GiB + 8192, V(7)));
+	/* 512 + 512 children per edge, each refused in turn. */
+	CHECK(tried == 2048);
+	CHECK(mem_table_load(t, GiB, NULL) && value_of(mem_table_load(t, GiB, NULL)) == 1);
+	CHECK(mem_table_load(t, GiB + 4096, NULL) == V(7));
+	CHECK(mem_table_load(t, 3 * GiB + 4096, NULL) == V(7));
+	CHECK(value_of(mem_table_load(t, 3 * GiB + 8192, NULL)) == 3);
+
+	/* Both edges inside one leaf: the second split is made in the first's. */
+	CHECK(mem_table_store(t, 5 * GiB, PG_LEVEL_1G, leaf_new(5), NULL) == 0);
+	tried = REFUSE_EACH_SPLIT(t, mem_table_erase_range(t, 5 * GiB + 4096, 5 * GiB + 3 * MiB));
+	CHECK(tried == 512 + 512 + 512);
+	CHECK(mem_table_load(t, 5 * GiB + 4096, NULL) == NULL);
+	CHECK(value_of(mem_table_load(t, 5 * GiB + 3 * MiB, NULL)) == 5);
+	CHECK(value_of(mem_table_load(t, 5 * GiB, NULL)) == 5);
+
+	/* One pointer edge, new tables needed at the other: none stays linked. */
+	CHECK(mem_table_store(t, 9 * GiB, PG_LEVEL_1G, leaf_new(9), NULL) == 0);
+	tried = REFUSE_EACH_SPLIT(t, mem_table_store_range(t, 7 * GiB + 4096, 9 * GiB + 4096, V(8)));
+	CHECK(tried == 1024);
+	CHECK(mem_table_erase_range(t, 0, 1ULL << 46) > 0);
+	CHECK(mem_table_stats(t, &st) == 0 && st.count == 0 && st.tables[2] == 0);
+
+	/* The single-leaf operations: split, store and reserve inside a leaf. */
+	CHECK(mem_table_store(t, GiB, PG_LEVEL_1G, leaf_new(1), NULL) == 0);
+	CHECK(REFUSE_EACH_SPLIT(t, mem_table_reserve(t, GiB + 4096, PG_LEVEL_4K)) == 1024);
+	CHECK(mem_table_load(t, GiB + 4096, NULL) && mem_table_count(t) == 1023);
+	CHECK(mem_table_store(t, 3 * GiB, PG_LEVEL_1G, leaf_new(3), NULL) == 0);
+	CHECK(REFUSE_EACH_SPLIT(t, mem_table_split(t, 3 * GiB + 4096, PG_LEVEL_4K)) == 1024);
+	CHECK(mem_table_store(t, 5 * GiB, PG_LEVEL_1G, leaf_new(5), NULL) == 0);
+	CHECK(REFUSE_EACH_SPLIT(t, mem_table_store(t, 5 * GiB, PG_LEVEL_2M, V(1), NULL)) == 512);
+	mem_table_free(t);
+	check_clean();
+}
+
+/* Ranges that reach the top of a 64-bit geometry, by their last address. */
+static void check_ranges_top(void)
+{
+	struct mem_table_geometry g64;
+	struct mem_table *t;
+	unsigned int level;
+
+	CHECK(mem_table_geometry_init(&g64, 12, 9, 64, PG_LEVEL_4K) == 0);
+	t = mem_table_alloc_geometry(&g64, &full_ops);
+	CHECK(mem_table_store_range_incl(t, UINT64_MAX - 3 * 4096 + 1, UINT64_MAX, V(1)) == 0);
+	CHECK(mem_table_count(t) == 3);
+	CHECK(mem_table_load(t, UINT64_MAX, &level) == V(1) && level == PG_LEVEL_4K);
+	CHECK(mem_table_store_range_incl(t, 0xFFFFFFFFFFE00000ULL, UINT64_MAX, V(2)) == 0);
+	CHECK(mem_table_load(t, UINT64_MAX, &level) == V(2) && level == PG_LEVEL_2M);
+	CHECK(mem_table_count(t) == 1);
+	/* A pointer leaf at the top, split at the edge and erased up to 2^64. */
+	CHECK(mem_table_store(t, 0xFFFFFFFFFFE00000ULL, PG_LEVEL_2M, leaf_new(4), NULL) == 0);
+	CHECK(mem_table_erase_range_incl(t, UINT64_MAX - 4095, UINT64_MAX) == 1);
+	CHECK(mem_table_count(t) == 511 && mem_table_load(t, UINT64_MAX, NULL) == NULL);
+	CHECK(value_of(mem_table_load(t, UINT64_MAX - 4096, NULL)) == 4);
+	/* Bad inclusive ranges. */
+	CHECK(mem_table_store_range_incl(t, 4096, 4095, V(1)) == -EINVAL);
+	CHECK(mem_table_store_range_incl(t, 4096, 8192, V(1)) == -EINVAL);
+	CHECK(mem_table_erase_range_incl(t, 1, 4095) == -EINVAL);
+	CHECK(mem_table_erase_range_incl(t, 0, UINT64_MAX) == 511);
+	CHECK(mem_table_count(t) == 0);
+	mem_table_free(t);
+	/* In a 46-bit geometry, the last page is below 2^46. */
+	t = mem_table_alloc_geometry(x86, &full_ops);
+	CHECK(mem_table_store_range_incl(t, 0, (1ULL << 46), V(1)) == -EINVAL);
+	CHECK(mem_table_store_range_incl(t, 0, (1ULL << 46) + 4095, V(1)) == -ERANGE);
+	CHECK(mem_table_store_range_incl(t, (1ULL << 46) - 4096, (1ULL << 46) - 1, V(1)) == 0);
+	CHECK(mem_table_count(t) == 1);
+	mem_table_free(t);
+	check_clean();
+}
+
+/* A mem_table_create() slot is counted once filled, whenever count is called. */
+static void check_count_create(void)
+{
+	struct mem_table *t = mem_table_alloc_geometry(x86, &full_ops);
+	void **slot;
+
+	slot = mem_table_create(t, 4096);
+	CHECK(mem_table_count(t) == 0);
+	*slot = V(1);
+	CHECK(mem_table_count(t) == 1);
+	CHECK(mem_table_store(t, 8192, PG_LEVEL_4K, V(2), NULL) == 0);
+	CHECK(mem_table_count(t) == 2);
+	*mem_table_create(t, 8192) = V(3); /* a leaf overwritten: still 2 */
+	CHECK(mem_table_count(t) == 2);
+	CHECK(mem_table_erase(t, 4096, NULL) == V(1));
+	CHECK(mem_table_count(t) == 1);
+	mem_table_free(t);
+	check_clean();
+}
+
 /* ------------------------------------------------------------ the model */
 
 /*
@@ -787,7 +976,7 @@ static void digest_runs(struct mem_table *t, phys_addr_t pa, phys_addr_t end, st
 				return;
 			if (run.slots[i] && IS_LEAF(run.slots[i]))
 				digest_leaf(run.slots[i], lo, run.level, d);
-			else if (run.slots[i] && run.slots[i] != (void *)MEM_TABLE)
+			else if (mem_table_is_table(run.slots[i]))
 				break; /* a table: its leaves are the next run's */
 		}
 		if (i < run.count) {
@@ -1113,6 +1302,9 @@ int main(int argc, char **argv)
 	check_clone();
 	check_count_stats();
 	check_ranges();
+	check_refusing_split();
+	check_ranges_top();
+	check_count_create();
 
 	/* Deep trees from few pages: 3 bits per level, and 2. */
 	mem_table_geometry_init(&small, 12, 3, 23, PG_LEVEL_4K);
