@@ -425,22 +425,49 @@ final class Storage<Value> {
     }
 
     /// Collapses the full table under the `level` entry at `address`; false if
-    /// its entries are not all present and equal.
+    /// its entries are not all present, one level down, and equal by `equal`.
+    ///
+    /// The C library compares value entries by their bits and asks
+    /// `ops->merge` for boxes; equality here is the caller's: once `equal`
+    /// holds for every entry, each slot is given the first entry's (its bits,
+    /// or its box with one more reference), so that the C merge takes them as
+    /// one. Nothing can fail after that: the table's shape was checked first.
     func merge(_ address: UInt64, level: PageLevel, equal: (Value, Value) -> Bool) throws(MemTableError) -> Bool {
         try check(address, level: level)
         guard level > .pte else { throw .levelNotInGeometry(level) }
-        // The C library asks ops->merge only for pointers; check the values here.
         let size = geometry.entrySize(at: level)
+        let childSize = geometry.entrySize(at: PageLevel(rawValue: level.rawValue - 1))
         let start = address & ~(size - 1)
+        let last = start &+ (size - 1)
         var first: Value? = nil
+        var expected = start
         var cursor = start
-        while cursor < start &+ size, let e = next(from: cursor), e.start < start &+ size {
+        // Every child entry present, in order, one level down, and equal.
+        while let e = next(from: cursor), e.start <= last {
+            guard e.start == expected, e.level.rawValue == level.rawValue - 1 else { return false }
             if let f = first {
                 if !equal(f, e.value) { return false }
             } else {
                 first = e.value
             }
-            cursor = e.start &+ geometry.entrySize(at: e.level)
+            expected = e.start &+ childSize
+            if e.start == last - (childSize - 1) { break }
+            cursor = expected
+        }
+        guard first != nil, expected == last &+ 1 else { return false }
+        // One entry for all of them, as the C merge wants them.
+        var level0: UInt32 = 0
+        let head = mem_table_find(table, start, &level0)!.pointee!
+        var pa = start &+ childSize
+        while pa != last &+ 1 {
+            var l: UInt32 = 0
+            let slot = mem_table_find(table, pa, &l)!
+            if let old = slot.pointee, old != head {
+                slot.pointee = mem_table_is_value(head)
+                    ? head : Unmanaged<AnyObject>.fromOpaque(head).retain().toOpaque()
+                Codec<Value>.release(old)
+            }
+            pa &+= childSize
         }
         let err = mem_table_merge(table, address, cLevel(level))
         switch err {
@@ -453,33 +480,47 @@ final class Storage<Value> {
     /// Stores `value` over `[start, end)` in the largest aligned entries.
     func storeRange(_ value: Value, from start: UInt64, to end: UInt64) throws(MemTableError) {
         try checkRange(start, end)
+        try storeRange(value, first: start, last: end - 1)
+    }
+
+    /// Stores `value` over `[first, last]` in the largest aligned entries.
+    func storeRange(_ value: Value, first: UInt64, last: UInt64) throws(MemTableError) {
+        try checkRange(first: first, last: last)
         let entry = Codec<Value>.encode(value)
         let boxed = !mem_table_is_value(entry)
         // A box cannot be stored in many entries at once (each owns one
         // reference): the range takes a placeholder value entry, all or
         // nothing, and each of its entries then gets its reference.
-        let err = mem_table_store_range(table, start, end, boxed ? mem_table_mk_value(0) : entry)
+        let err = mem_table_store_range_incl(table, first, last, boxed ? mem_table_mk_value(0) : entry)
         guard err == 0 else {
             Codec<Value>.release(entry)
-            throw error(err, start, .pte)
+            throw error(err, first, .pte)
         }
         guard boxed else { return }
-        var pa = start
+        var pa = first
         var owned = true
-        while pa < end {
+        while true {
             var level: UInt32 = 0
             let slot = mem_table_find(table, pa, &level)!
             slot.pointee = owned ? entry : Unmanaged<AnyObject>.fromOpaque(entry).retain().toOpaque()
             owned = false
-            pa += geometry.entrySize(at: self.level(level))
+            let size = geometry.entrySize(at: self.level(level))
+            if last - pa == size - 1 { break }
+            pa += size
         }
     }
 
     /// Removes everything in `[start, end)`; returns how many entries went.
     func eraseRange(from start: UInt64, to end: UInt64) throws(MemTableError) -> Int {
         try checkRange(start, end)
-        let n = mem_table_erase_range(table, start, end)
-        guard n >= 0 else { throw error(Int32(n), start, .pte) }
+        return try eraseRange(first: start, last: end - 1)
+    }
+
+    /// Removes everything in `[first, last]`; returns how many entries went.
+    func eraseRange(first: UInt64, last: UInt64) throws(MemTableError) -> Int {
+        try checkRange(first: first, last: last)
+        let n = mem_table_erase_range_incl(table, first, last)
+        guard n >= 0 else { throw error(Int32(n), first, .pte) }
         return n
     }
 
@@ -558,6 +599,19 @@ final class Storage<Value> {
         }
         guard level.rawValue >= 0, level.rawValue < geometry.levelCount else {
             throw .levelNotInGeometry(level)
+        }
+    }
+
+    /// The C library's order: the first address, its alignment, the last.
+    private func checkRange(first: UInt64, last: UInt64) throws(MemTableError) {
+        let page = geometry.pageSize
+        guard first < geometry.addressLimit || geometry.physicalAddressBits >= 64 else {
+            throw .addressOutOfRange(PhysicalAddress(first), limit: geometry.addressLimit)
+        }
+        guard first % page == 0 else { throw .unalignedAddress(PhysicalAddress(first), level: .pte) }
+        guard last % page == page - 1 else { throw .unalignedAddress(PhysicalAddress(last), level: .pte) }
+        guard last < geometry.addressLimit || geometry.physicalAddressBits >= 64 else {
+            throw .addressOutOfRange(PhysicalAddress(last), limit: geometry.addressLimit)
         }
     }
 

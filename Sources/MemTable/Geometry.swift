@@ -87,9 +87,18 @@ public struct Geometry: Hashable, Sendable, CustomStringConvertible {
     public var levelCount: Int { box.shifts.count }
     /// The levels, smallest first.
     public var levels: [PageLevel] { (0..<levelCount).map(PageLevel.init(rawValue:)) }
-    /// One past the highest address a table of this geometry accepts.
+    /// One past the highest address a table of this geometry accepts,
+    /// `2^physicalAddressBits`; for a 64-bit geometry, where that is 2^64,
+    /// `UInt64.max`, and every address (`UInt64.max` included) is accepted.
+    /// ``lastAddress`` is exact for every geometry.
     public var addressLimit: UInt64 {
         physicalAddressBits >= 64 ? .max : 1 << UInt64(physicalAddressBits)
+    }
+
+    /// The highest address a table of this geometry accepts,
+    /// `2^physicalAddressBits - 1`.
+    public var lastAddress: PhysicalAddress {
+        PhysicalAddress(physicalAddressBits >= 64 ? .max : (1 << UInt64(physicalAddressBits)) - 1)
     }
 
     /// The bytes one entry of `level` covers (4096, 2 MiB, ... on x86-64).
@@ -101,8 +110,11 @@ public struct Geometry: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The number of entries of a table at `level`.
+    ///
+    /// - Precondition: `level` is one of ``levels``.
     public func entryCount(at level: PageLevel) -> Int {
-        box.counts[level.rawValue]
+        precondition(levels.contains(level), "\(level) is not in \(self)")
+        return box.counts[level.rawValue]
     }
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
@@ -116,9 +128,12 @@ public struct Geometry: Hashable, Sendable, CustomStringConvertible {
         hasher.combine(physicalAddressBits)
     }
 
-    /// As `4 KiB pages, 9 bits per level, 46 address bits, 4 levels`.
+    /// As `4 KiB pages, 9 bits per level, 46 address bits, 4 levels`; the
+    /// page size in B, KiB, MiB or GiB.
     public var description: String {
-        "\(pageSize >> 10) KiB pages, \(bitsPerLevel) bits per level, "
+        let units = ["B", "KiB", "MiB", "GiB"]
+        let unit = min(pageShift / 10, units.count - 1)
+        return "\(pageSize >> UInt64(10 * unit)) \(units[unit]) pages, \(bitsPerLevel) bits per level, "
             + "\(physicalAddressBits) address bits, \(levelCount) levels"
     }
 }

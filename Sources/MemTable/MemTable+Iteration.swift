@@ -35,18 +35,34 @@ extension MemTable: Sequence {
 }
 
 extension MemTable {
-    /// An entry of a table: the address range it covers, its level, its value.
+    /// An entry of a table: the addresses it covers, its level, its value.
     public struct Entry {
-        /// The addresses the entry covers: one page, or a large range.
-        public var range: Range<PhysicalAddress>
+        /// The addresses the entry covers, first to last: one page, or a
+        /// large range. Always representable, also for the last entry of a
+        /// 64-bit geometry, which ends at 2^64.
+        public var addresses: ClosedRange<PhysicalAddress>
         /// The entry's level (``PageLevel/pte`` for a page).
         public var level: PageLevel
         /// The value.
         public var value: Value
 
+        /// The addresses the entry covers, as a half-open range.
+        ///
+        /// - Precondition: The entry ends below 2^64: in a 64-bit geometry,
+        ///   the last entry's end is not a `PhysicalAddress`; use
+        ///   ``addresses`` there.
+        public var range: Range<PhysicalAddress> {
+            get {
+                precondition(addresses.upperBound.rawValue < .max,
+                             "MemTable: the entry ends at 2^64; use addresses")
+                return addresses.lowerBound..<addresses.upperBound + 1
+            }
+            set { addresses = newValue.lowerBound...newValue.upperBound - 1 }
+        }
+
         @usableFromInline
-        init(range: Range<PhysicalAddress>, level: PageLevel, value: Value) {
-            self.range = range
+        init(start: UInt64, size: UInt64, level: PageLevel, value: Value) {
+            self.addresses = PhysicalAddress(start)...PhysicalAddress(start &+ (size &- 1))
             self.level = level
             self.value = value
         }
@@ -81,7 +97,7 @@ extension MemTable {
             @inlinable
             public mutating func next() -> Entry? {
                 guard let (raw, start) = nextLeaf() else { return nil }
-                return Entry(range: PhysicalAddress(start)..<PhysicalAddress(start &+ (1 &<< run.shift)),
+                return Entry(start: start, size: 1 &<< run.shift,
                              level: PageLevel(rawValue: run.level), value: value(raw))
             }
 
@@ -147,7 +163,7 @@ extension MemTable {
     /// large entry that starts before `range` is included whole.
     ///
     /// - Complexity: O(levels) per entry.
-    /// - Corresponding C function: `mem_table_next`.
+    /// - Corresponding C function: `mem_table_next_run`.
     public func entries(in range: Range<PhysicalAddress>) -> Entries {
         let limit = storage.geometry.addressLimit
         let lower = Swift.min(range.lowerBound.rawValue, limit)
@@ -155,15 +171,26 @@ extension MemTable {
         return Entries(storage: storage, bounds: lower..<Swift.max(lower, upper))
     }
 
-    /// The entry covering `address`, with its range and level, or nil.
+    /// The entries whose ranges meet `range`, in ascending address order; a
+    /// large entry that starts before `range` is included whole. The form
+    /// that reaches the last address of a 64-bit geometry.
+    ///
+    /// - Complexity: O(levels) per entry.
+    /// - Corresponding C function: `mem_table_next_run`.
+    public func entries(in range: ClosedRange<PhysicalAddress>) -> Entries {
+        // No entry starts at UInt64.max (pages are at least 256 bytes), so
+        // an exclusive bound of UInt64.max stands for 2^64.
+        let upper = range.upperBound.rawValue == .max ? .max : range.upperBound.rawValue + 1
+        return entries(in: range.lowerBound..<PhysicalAddress(upper))
+    }
+
+    /// The entry covering `address`, with its addresses and level, or nil.
     ///
     /// - Corresponding C function: `mem_table_load`.
     public func entry(containing address: PhysicalAddress) -> Entry? {
         guard let (value, level) = storage.load(address.rawValue) else { return nil }
         let size = storage.geometry.entrySize(at: level)
-        let start = address.rawValue & ~(size - 1)
-        return Entry(range: PhysicalAddress(start)..<PhysicalAddress(start &+ size),
-                     level: level, value: value)
+        return Entry(start: address.rawValue & ~(size &- 1), size: size, level: level, value: value)
     }
 }
 

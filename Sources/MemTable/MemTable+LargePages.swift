@@ -20,6 +20,25 @@ extension MemTable {
         try storage.storeRange(value, from: range.lowerBound.rawValue, to: range.upperBound.rawValue)
     }
 
+    /// Stores `value` over a closed range of pages, as
+    /// ``setValue(_:forRange:)-(_,Range<PhysicalAddress>)`` does; the form
+    /// that reaches the last page of a 64-bit geometry.
+    ///
+    /// - Parameters:
+    ///   - value: The value.
+    ///   - range: From the first address of a page to the last address of a
+    ///     page, within the geometry.
+    /// - Throws: ``MemTableError/unalignedAddress(_:level:)`` for a bound
+    ///   that is not a page's first (or last) address,
+    ///   ``MemTableError/addressOutOfRange(_:limit:)`` or
+    ///   ``MemTableError/outOfMemory``; the table is then unchanged.
+    /// - Complexity: O(levels × entries stored).
+    /// - Corresponding C function: `mem_table_store_range_incl`.
+    public mutating func setValue(_ value: Value, forRange range: ClosedRange<PhysicalAddress>) throws(MemTableError) {
+        try makeUniqueOrThrow()
+        try storage.storeRange(value, first: range.lowerBound.rawValue, last: range.upperBound.rawValue)
+    }
+
     /// Removes everything in a range of pages; large entries across its
     /// edges are split, keeping what lies outside.
     ///
@@ -32,8 +51,24 @@ extension MemTable {
         return try storage.eraseRange(from: range.lowerBound.rawValue, to: range.upperBound.rawValue)
     }
 
+    /// Removes everything in a closed range of pages, as
+    /// ``removeValues(inRange:)-(Range<PhysicalAddress>)`` does; the form
+    /// that reaches the last page of a 64-bit geometry.
+    ///
+    /// - Returns: The number of entries removed.
+    /// - Throws: As ``setValue(_:forRange:)-(_,ClosedRange<PhysicalAddress>)``.
+    /// - Corresponding C function: `mem_table_erase_range_incl`.
+    @discardableResult
+    public mutating func removeValues(inRange range: ClosedRange<PhysicalAddress>) throws(MemTableError) -> Int {
+        try makeUniqueOrThrow()
+        return try storage.eraseRange(first: range.lowerBound.rawValue, last: range.upperBound.rawValue)
+    }
+
     /// Splits the large entry covering `address` so that `address` is covered
     /// by an entry of `level`; each smaller entry gets the same value.
+    ///
+    /// If the entry covering `address` is already at `level` or below, there
+    /// is nothing to split: the call succeeds and changes nothing.
     ///
     /// - Throws: ``MemTableError/noEntry(_:)`` if nothing covers `address`,
     ///   or the errors of ``updateValue(_:forAddress:level:)``; the table is
@@ -54,6 +89,10 @@ extension MemTable where Value: Equatable {
     ///   - level: The level of the large entry to make (above ``PageLevel/pte``).
     /// - Returns: true if merged; false if the range's entries are not all
     ///   present, at the level below, and equal.
+    ///
+    /// Equality is the value's `==`, whether a value lives in its slot or in
+    /// a box: 511 pages of `0.0` and one of `-0.0` merge. The merged entry
+    /// holds the first page's value.
     /// - Throws: ``MemTableError`` if `address` is out of range, `level` is
     ///   not a large level of the geometry, or a shared table could not be
     ///   copied (``MemTableError/outOfMemory``); the table is then unchanged.

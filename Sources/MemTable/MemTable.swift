@@ -24,9 +24,15 @@
 /// It has value semantics: `var b = a` then changing `b` leaves `a` as it
 /// was (copy on write, built on `mem_table_clone`). Every stored value is
 /// released exactly once: when overwritten, removed, merged or split away,
-/// or when the last copy of the table goes. Trivial values that fit in 62
-/// bits (integers, small structs of them) are kept in the slot itself, with
-/// no allocation per entry.
+/// or when the last copy of the table goes.
+///
+/// Values kept in the slot itself, with no allocation per entry (the C
+/// library's value entries, 62 bits): every trivial value (`_isPOD`) of up
+/// to 7 bytes; and a trivial value of 8 bytes whose bit pattern, read as an
+/// `Int64`, lies in `-2^61 ..< 2^61` (a sign extension of 62 bits, so that
+/// small negative integers stay inline: `Int(-1)` does, `UInt64(1 << 61)`
+/// does not). Every other value is kept in a box the table retains.
+/// ``MemTableStatistics/inlineEntries`` shows which entries are inline.
 public struct MemTable<Value> {
     @usableFromInline
     var storage: Storage<Value>
@@ -73,7 +79,12 @@ public struct MemTable<Value> {
     /// a page entry (splitting a large entry that covers it); setting nil
     /// removes the entry covering `address`, whatever its size.
     ///
-    /// - Precondition: Setting a value needs `address` within the geometry.
+    /// An address beyond the geometry (above ``Geometry/lastAddress``) has no
+    /// entry, as a key a `Dictionary` does not hold: reading it gives nil and
+    /// setting it to nil does nothing. Only storing a value there traps.
+    ///
+    /// - Precondition: Setting a value (not nil) needs `address` within the
+    ///   geometry.
     /// - Complexity: O(levels).
     /// - Corresponding C functions: `mem_table_load`, `mem_table_store`, `mem_table_erase`.
     @inlinable
@@ -216,7 +227,7 @@ extension MemTable: Equatable where Value: Equatable {
         if lhs.storage === rhs.storage { return true }
         guard lhs.count == rhs.count else { return false }
         return lhs.entries.elementsEqual(rhs.entries) {
-            $0.range == $1.range && $0.level == $1.level && $0.value == $1.value
+            $0.addresses == $1.addresses && $0.level == $1.level && $0.value == $1.value
         }
     }
 }
@@ -235,7 +246,7 @@ extension MemTable: CustomStringConvertible {
     /// As `MemTable([0x1000: 1, 0x200000 (level 1): 2])`.
     public var description: String {
         let items = entries.map { e in
-            "\(e.range.lowerBound)\(e.level == .pte ? "" : " (\(e.level))"): \(e.value)"
+            "\(e.addresses.lowerBound)\(e.level == .pte ? "" : " (\(e.level))"): \(e.value)"
         }
         return "MemTable([" + items.joined(separator: ", ") + "])"
     }

@@ -18,7 +18,7 @@ struct LibEngine: Engine {
     }
 
     private func leaf(_ e: MemTable<Int>.Entry) -> Leaf {
-        Leaf(start: e.range.lowerBound.rawValue, level: e.level.rawValue, value: e.value)
+        Leaf(start: e.addresses.lowerBound.rawValue, level: e.level.rawValue, value: e.value)
     }
 
     mutating func store(_ pa: UInt64, level: Int, value: Int) throws(EngineError) -> Leaf? {
