@@ -648,6 +648,21 @@ MEM_TABLE_API int mem_table_walk(struct mem_table *table, phys_addr_t start, phy
 MEM_TABLE_API void **mem_table_next(struct mem_table *table, phys_addr_t *pa, unsigned int *level);
 
 /**
+ * mem_table_prev() - The last leaf at or before an address.
+ * @table: The table.
+ * @pa: In: where to start. Out: the first address of the leaf found.
+ * @level: Where to store the leaf's level, or NULL.
+ *
+ * The mirror of mem_table_next(): the leaf covering *@pa, or the last one
+ * before it. To iterate down: start at the geometry's last address, and
+ * after each leaf continue one below its first address (stop after 0).
+ *
+ * Context: Does not allocate.
+ * Return: The leaf's slot, or NULL if there is none (*@pa untouched).
+ */
+MEM_TABLE_API void **mem_table_prev(struct mem_table *table, phys_addr_t *pa, unsigned int *level);
+
+/**
  * struct mem_table_run - Consecutive slots of one table, for a scan.
  * @slots: The first slot: a leaf.
  * @count: How many slots the run has (at least 1).

@@ -1132,6 +1132,51 @@ void **mem_table_next(struct mem_table *table, phys_addr_t *pa, unsigned int *le
 	return slot;
 }
 
+/*
+ * The last leaf under @table (first address @base) that starts at or before
+ * @from, which lies in @table's range.
+ */
+static void **_prev(struct mem_table *table, phys_addr_t base, phys_addr_t from,
+		    phys_addr_t *pa, struct mem_table_level **level)
+{
+	phys_addr_t span = _span(table->level);
+	unsigned long i = (from - base) >> table->level->shift;
+
+	for (;; i--) {
+		phys_addr_t lo = base + i * span, hi = lo + (span - 1);
+		void **slot = &table->entries[i];
+
+		if (mem_table_is_table(*slot)) {
+			slot = _prev(TABLE(*slot), lo, from < hi ? from : hi, pa, level);
+			if (slot)
+				return slot;
+		} else if (*slot && !mem_table_is_reserved(*slot)) {
+			*pa = lo;
+			*level = table->level;
+			return slot;
+		}
+		if (!i)
+			return NULL;
+	}
+}
+
+void **mem_table_prev(struct mem_table *table, phys_addr_t *pa, unsigned int *level)
+{
+	struct mem_table_level *l;
+	phys_addr_t found;
+	void **slot;
+
+	if (!pa || _check(table, *pa, 0, NULL))
+		return NULL;
+	slot = _prev(table, 0, *pa, &found, &l);
+	if (!slot)
+		return NULL;
+	*pa = found;
+	if (level)
+		*level = l->number + _mem_table_geometry(l)->base_level;
+	return slot;
+}
+
 int mem_table_next_run(struct mem_table *table, phys_addr_t pa, struct mem_table_run *run)
 {
 	struct mem_table_level *l;

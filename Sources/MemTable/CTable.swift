@@ -393,6 +393,23 @@ final class Storage<Value> {
         return (pa, self.level(level), Codec<Value>.decode(entry))
     }
 
+    /// The first entry at or after `address`: its start and level (the
+    /// value left where it is), for an index.
+    func nextEntry(from address: UInt64) -> (start: UInt64, level: PageLevel)? {
+        var pa = address
+        var level: UInt32 = 0
+        guard mem_table_next(table, &pa, &level) != nil else { return nil }
+        return (pa, self.level(level))
+    }
+
+    /// The last entry at or before `address`: its start and level.
+    func previousEntry(from address: UInt64) -> (start: UInt64, level: PageLevel)? {
+        var pa = address
+        var level: UInt32 = 0
+        guard mem_table_prev(table, &pa, &level) != nil else { return nil }
+        return (pa, self.level(level))
+    }
+
     // MARK: Writing (the caller holds the storage uniquely)
 
     /// Stores `value` at `level` for `address`; hands back the value replaced.

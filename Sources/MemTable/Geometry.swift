@@ -8,7 +8,7 @@
 ///
 /// The names are the kernel's: ``pte`` entries are pages (4 KiB on x86-64),
 /// ``pmd`` entries are 2 MiB, ``pud`` entries 1 GiB, ``p4d`` 512 GiB.
-public struct PageLevel: RawRepresentable, Hashable, Comparable, Sendable,
+public struct PageLevel: RawRepresentable, Hashable, Comparable, Sendable, Codable,
     ExpressibleByIntegerLiteral, CustomStringConvertible
 {
     /// The level's index: 0 for the smallest pages.
@@ -43,7 +43,7 @@ public struct PageLevel: RawRepresentable, Hashable, Comparable, Sendable,
 /// var arm = MemTable<Int>(geometry: .arm64_16K)
 /// arm[0x4000] = 1
 /// ```
-public struct Geometry: Hashable, Sendable, CustomStringConvertible {
+public struct Geometry: Hashable, Sendable, Codable, CustomStringConvertible {
     let box: GeometryBox
 
     /// x86-64, 4-level paging: 4 KiB pages, 512 entries per level, 46 address bits.
@@ -74,6 +74,31 @@ public struct Geometry: Hashable, Sendable, CustomStringConvertible {
     }
 
     init(box: GeometryBox) { self.box = box }
+
+    private enum CodingKeys: String, CodingKey { case pageShift, bitsPerLevel, physicalAddressBits }
+
+    /// Decodes the three parameters of ``init(pageShift:bitsPerLevel:physicalAddressBits:)``.
+    ///
+    /// - Throws: `DecodingError.dataCorrupted` if they describe no geometry.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let pageShift = try c.decode(Int.self, forKey: .pageShift)
+        let bitsPerLevel = try c.decode(Int.self, forKey: .bitsPerLevel)
+        let bits = try c.decode(Int.self, forKey: .physicalAddressBits)
+        do {
+            try self.init(pageShift: pageShift, bitsPerLevel: bitsPerLevel, physicalAddressBits: bits)
+        } catch {
+            throw DecodingError.dataCorruptedError(forKey: .pageShift, in: c, debugDescription: "\(error)")
+        }
+    }
+
+    /// Encodes `pageShift`, `bitsPerLevel` and `physicalAddressBits`.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(pageShift, forKey: .pageShift)
+        try c.encode(bitsPerLevel, forKey: .bitsPerLevel)
+        try c.encode(physicalAddressBits, forKey: .physicalAddressBits)
+    }
 
     /// log2 of the smallest page size.
     public var pageShift: Int { box.pageShift }

@@ -197,11 +197,6 @@ public struct MemTable<Value> {
         return storage.erase(address.rawValue)?.value
     }
 
-    /// Removes every entry.
-    public mutating func removeAll() {
-        storage = Storage(geometry: storage.geometry)
-    }
-
     /// The number of entries; a large entry counts once.
     ///
     /// - Complexity: O(1).

@@ -13,7 +13,7 @@
 /// print(pa)                 // 0x12345678
 /// print(pa.pageFrame)       // pfn 0x12345 (4 KiB pages)
 /// ```
-public struct PhysicalAddress: RawRepresentable, Hashable, Comparable, Sendable,
+public struct PhysicalAddress: RawRepresentable, Hashable, Strideable, Sendable, Codable,
     ExpressibleByIntegerLiteral, CustomStringConvertible
 {
     /// The address as an integer.
@@ -57,10 +57,30 @@ public struct PhysicalAddress: RawRepresentable, Hashable, Comparable, Sendable,
 
     /// The address `offset` bytes before.
     public static func - (lhs: Self, rhs: UInt64) -> Self { Self(lhs.rawValue - rhs) }
+
+    // MARK: Strideable
+
+    /// A signed distance in bytes, so that page walks read as
+    /// `stride(from: start, to: end, by: 4096)`.
+    public typealias Stride = Int64
+
+    /// The bytes from this address to `other` (negative if it is lower).
+    ///
+    /// - Precondition: The distance fits in an `Int64`.
+    public func distance(to other: Self) -> Int64 {
+        other >= self ? Int64(other.rawValue - rawValue) : -Int64(rawValue - other.rawValue)
+    }
+
+    /// The address `n` bytes further on (or before, for a negative `n`).
+    ///
+    /// - Precondition: The result is between 0 and `UInt64.max`.
+    public func advanced(by n: Int64) -> Self {
+        Self(n >= 0 ? rawValue + n.magnitude : rawValue - n.magnitude)
+    }
 }
 
 /// A page frame number: a physical address divided by the page size.
-public struct PageFrameNumber: RawRepresentable, Hashable, Comparable, Sendable,
+public struct PageFrameNumber: RawRepresentable, Hashable, Comparable, Sendable, Codable,
     ExpressibleByIntegerLiteral, CustomStringConvertible
 {
     /// The frame number as an integer.

@@ -755,6 +755,41 @@ static void check_refusing_split(void)
 	check_clean();
 }
 
+/* mem_table_prev() finds what mem_table_next() finds, backwards. */
+static void check_prev(void)
+{
+	struct mem_table *t = mem_table_alloc_geometry(x86, &full_ops);
+	phys_addr_t pa, starts[8], back[8];
+	unsigned int level, n = 0, m = 0;
+
+	pa = 5 * GiB;
+	CHECK(mem_table_prev(t, &pa, NULL) == NULL && pa == 5 * GiB);
+	CHECK(mem_table_store(t, 0, PG_LEVEL_4K, V(1), NULL) == 0);
+	CHECK(mem_table_store(t, 2 * MiB, PG_LEVEL_2M, V(2), NULL) == 0);
+	CHECK(mem_table_store(t, 3 * GiB, PG_LEVEL_1G, V(3), NULL) == 0);
+	CHECK(mem_table_store(t, (1ULL << 46) - 4096, PG_LEVEL_4K, V(4), NULL) == 0);
+	CHECK(mem_table_reserve(t, 5 * GiB, PG_LEVEL_4K) == 0);
+	for (pa = 0; mem_table_next(t, &pa, &level); pa += 1ULL << (12 + 9 * (level - 1)))
+		starts[n++] = pa;
+	for (pa = (1ULL << 46) - 1; mem_table_prev(t, &pa, &level); pa--) {
+		back[m++] = pa;
+		if (!pa)
+			break;
+	}
+	CHECK(n == 4 && m == 4);
+	for (level = 0; level < n && level < m; level++)
+		CHECK(starts[level] == back[m - 1 - level]);
+	/* Inside a large leaf: that leaf. */
+	pa = 3 * GiB + 12345;
+	CHECK(mem_table_prev(t, &pa, &level) && pa == 3 * GiB && level == PG_LEVEL_1G);
+	pa = 3 * GiB - 1;
+	CHECK(*mem_table_prev(t, &pa, &level) == V(2) && pa == 2 * MiB && level == PG_LEVEL_2M);
+	pa = 1ULL << 46;
+	CHECK(mem_table_prev(t, &pa, NULL) == NULL && pa == 1ULL << 46);
+	mem_table_free(t);
+	check_clean();
+}
+
 /* Ranges that reach the top of a 64-bit geometry, by their last address. */
 static void check_ranges_top(void)
 {
@@ -1303,6 +1338,7 @@ int main(int argc, char **argv)
 	check_count_stats();
 	check_ranges();
 	check_refusing_split();
+	check_prev();
 	check_ranges_top();
 	check_count_create();
 

@@ -486,7 +486,51 @@ struct ModelTests {
             #expect(t.map(\.address.rawValue) == starts.map(\.0) && t.map(\.value) == starts.map(\.1),
                     "seed \(seed): for-in and entries differ")
             #expect(zip(starts, starts.dropFirst()).allSatisfy { $0.0 < $1.0 }, "seed \(seed): out of order")
+            try collectionMembers(t, m, against: copies[0], seed: seed)
         }
+    }
+
+    /// A table's pages and their values, large entries expanded.
+    func pages(_ t: MemTable<Int>) -> [UInt64: Int] {
+        var seen: [UInt64: Int] = [:]
+        for e in t.entries {
+            var p = e.addresses.lowerBound.rawValue >> 12
+            while p <= e.addresses.upperBound.rawValue >> 12 { seen[p] = e.value; p += 1 }
+        }
+        return seen
+    }
+
+    /// The collection and Dictionary members of a random table, each
+    /// against what Dictionary does with the model.
+    func collectionMembers(_ t: MemTable<Int>, _ m: [UInt64: Int], against other: (MemTable<Int>, [UInt64: Int]),
+                           seed: UInt64) throws {
+        let entries = Array(t.entries)
+        // Indices both ways, keys and values: the entries in order.
+        #expect(t.indices.map { t[$0].address } == entries.map(\.addresses.lowerBound), "seed \(seed)")
+        #expect(t.reversed().map(\.value) == entries.reversed().map(\.value), "seed \(seed): reversed")
+        #expect(Array(t.keys) == entries.map(\.addresses.lowerBound) && Array(t.values) == entries.map(\.value),
+                "seed \(seed): keys and values")
+        #expect(t.first?.address == entries.first?.addresses.lowerBound
+                && t.last?.address == entries.last?.addresses.lowerBound, "seed \(seed): first, last")
+        // Transforming, filtering, removing: the model's pages, likewise.
+        #expect(pages(t.mapValues { $0 &* 3 }) == m.mapValues { $0 &* 3 }, "seed \(seed): mapValues")
+        #expect(pages(t.compactMapValues { $0 % 3 == 0 ? nil : $0 - 1 })
+                == m.compactMapValues { $0 % 3 == 0 ? nil : $0 - 1 }, "seed \(seed): compactMapValues")
+        #expect(pages(t.filter { $0.value % 2 == 0 }) == m.filter { $0.value % 2 == 0 }, "seed \(seed): filter")
+        var odd = t
+        odd.removeAll { $0.value % 2 == 0 }
+        #expect(pages(odd) == m.filter { $0.value % 2 != 0 } && pages(t) == m, "seed \(seed): removeAll(where:)")
+        // Merging another random table, and its pages as pairs.
+        let merged = t.merging(other.0, uniquingKeysWith: &+)
+        #expect(pages(merged) == m.merging(other.1, uniquingKeysWith: &+), "seed \(seed): merging a table")
+        let pairs = other.1.sorted { $0.key < $1.key }.map { (PhysicalAddress($0.key << 12), $0.value) }
+        let byPairs = t.merging(pairs, uniquingKeysWith: &-)
+        #expect(pages(byPairs) == m.merging(other.1, uniquingKeysWith: &-), "seed \(seed): merging pairs")
+        let built = MemTable(uniqueKeysWithValues: pairs, geometry: t.geometry)
+        #expect(pages(built) == other.1 && built.count == other.1.count, "seed \(seed): uniqueKeysWithValues")
+        // Coding and hashing: the same table back, the same hash.
+        let back = try JSONDecoder().decode(MemTable<Int>.self, from: JSONEncoder().encode(t))
+        #expect(back == t && back.hashValue == t.hashValue, "seed \(seed): Codable, Hashable")
     }
 }
 
