@@ -169,14 +169,28 @@ check-valgrind: $(B)/test/test_mem_table $(B)/test/test_rfc_fixes $(B)/test/test
 check-rfc: $(B)/test/test_rfc_fixes_rfc
 	$(B)/test/test_rfc_fixes_rfc --rfc
 
-# Each public header compiles on its own, in C and in C++.
-check-headers: | $(B)/test
+# Each public header compiles on its own: in C (gnu11 with the library's
+# warnings, and C99 -pedantic) and in C++ -pedantic; and a program with its own
+# BIT, PAGE_SIZE, PAGE_SHIFT, PTRS_PER_* and enum pg_level, defined before or
+# after <mem_table.h>, builds and runs against the library.
+CXX ?= c++
+check-headers: lib | $(B)/test
 	@for h in $(HEADERS); do \
 	  echo "#include \"$$(basename $$h)\"" > $(B)/test/hdr.c; \
 	  $(CC) -Iinclude $(STD) $(WARNINGS) -Werror -fsyntax-only $(B)/test/hdr.c || exit 1; \
-	  if command -v c++ >/dev/null; then \
-	    c++ -Iinclude -Wall -Wextra -Werror -fsyntax-only -x c++ $(B)/test/hdr.c || exit 1; fi; \
-	done; echo "headers: each compiles on its own"
+	  $(CC) -Iinclude -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only $(B)/test/hdr.c || exit 1; \
+	  if command -v $(CXX) >/dev/null; then \
+	    $(CXX) -Iinclude -pedantic -Wall -Wextra -Werror -fsyntax-only -x c++ $(B)/test/hdr.c || exit 1; fi; \
+	done
+	@for where in -DOWN_BEFORE -UOWN_BEFORE; do \
+	  $(CC) -Iinclude -std=c99 -pedantic -Wall -Wextra -Werror $$where -o $(B)/test/own_names \
+	      Tests/C/headers/own_names.c $(STATIC) && $(B)/test/own_names || exit 1; \
+	  if command -v $(CXX) >/dev/null; then \
+	    $(CXX) -Iinclude -pedantic -Wall -Wextra -Werror $$where -x c++ -o $(B)/test/own_names \
+	      Tests/C/headers/own_names.c -x none $(STATIC) && $(B)/test/own_names || exit 1; fi; \
+	done
+	@echo "headers: each compiles on its own (C gnu11 and C99 -pedantic, C++ -pedantic);" \
+	      "a program's own BIT, PAGE_SIZE, PAGE_SHIFT, PTRS_PER_*, enum pg_level stay its own"
 
 # Install into a scratch prefix and into a DESTDIR staging area, and build
 # a consumer out of the tree with pkg-config against each.

@@ -54,7 +54,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MemTableTests",
-            dependencies: ["MemTable", "MemTableScan", "MemTableTestSupport"]
+            dependencies: ["MemTable", "CMemTable", "MemTableScan", "MemTableTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

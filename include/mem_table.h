@@ -43,8 +43,11 @@ extern "C" {
  * The MEM_TABLE bit is set on entries that point to an intermediate table.
  * So, this bit is reserved. This means that pointers to consumer data must
  * be at least two-byte aligned (so the MEM_TABLE bit is 0).
+ *
+ * (Port: the RFC's BIT(0), spelled MEM_TABLE_BIT(0) so that a program's own
+ * BIT() stays its own.)
  */
-#define MEM_TABLE BIT(0)
+#define MEM_TABLE MEM_TABLE_BIT(0)
 #define IS_LEAF(entry) (!((uintptr_t)(entry) & MEM_TABLE))
 
 /* clang-format on */
@@ -62,12 +65,20 @@ struct mem_table_level {
 	unsigned int mask;
 };
 
+/* (Port: C++ has no flexible array member; GCC and Clang take the C99 one.) */
+#ifdef __cplusplus
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#endif
 struct mem_table {
 	struct mem_table_level *level;
 	struct mem_table_ops *ops;
 	bool changed;
 	void *entries[];
 };
+#ifdef __cplusplus
+#pragma GCC diagnostic pop
+#endif
 
 /* Operations that need to be supplied by a consumer of memory tables. */
 struct mem_table_ops {
@@ -105,11 +116,21 @@ struct mem_table_ops {
 
 /*
  * The geometry computed by mem_table_init(): level 0 holds the pages,
- * mem_table_levels[mem_table_nlevels - 1] is the root. Read-only for users.
+ * mem_table_levels[mem_table_nlevels - 1] is the root. Read-only for users,
+ * written once by mem_table_init() (Swift imports them as nonisolated(unsafe);
+ * mem_table_init_geometry() is the accessor for code that wants no global).
  */
-MEM_TABLE_API extern unsigned int mem_table_base_level;
-MEM_TABLE_API extern unsigned int mem_table_nlevels;
-MEM_TABLE_API extern struct mem_table_level mem_table_levels[CONFIG_PGTABLE_LEVELS];
+#if defined(__has_attribute) && !defined(MEM_TABLE_SWIFT_NONISOLATED_UNSAFE)
+#if __has_attribute(swift_attr)
+#define MEM_TABLE_SWIFT_NONISOLATED_UNSAFE __attribute__((swift_attr("nonisolated(unsafe)")))
+#endif
+#endif
+#ifndef MEM_TABLE_SWIFT_NONISOLATED_UNSAFE
+#define MEM_TABLE_SWIFT_NONISOLATED_UNSAFE
+#endif
+MEM_TABLE_API MEM_TABLE_SWIFT_NONISOLATED_UNSAFE extern unsigned int mem_table_base_level;
+MEM_TABLE_API MEM_TABLE_SWIFT_NONISOLATED_UNSAFE extern unsigned int mem_table_nlevels;
+MEM_TABLE_API MEM_TABLE_SWIFT_NONISOLATED_UNSAFE extern struct mem_table_level mem_table_levels[MEM_TABLE_PGTABLE_LEVELS];
 
 /**
  * mem_table_init() - Compute the geometry of memory tables.
@@ -340,6 +361,20 @@ MEM_TABLE_API struct mem_table *mem_table_alloc_geometry(const struct mem_table_
  * the globals), or NULL for a NULL table.
  */
 MEM_TABLE_API const struct mem_table_geometry *mem_table_get_geometry(const struct mem_table *table);
+
+/**
+ * mem_table_init_geometry() - The geometry mem_table_init() computed.
+ *
+ * The RFC's globals (mem_table_base_level, mem_table_nlevels,
+ * mem_table_levels) as one geometry, read-only: for code that keeps no
+ * global state of its own (a Swift 6 module, say), and for
+ * mem_table_alloc_geometry().
+ *
+ * Context: Does not allocate. Valid after mem_table_init().
+ * Return: The geometry, or NULL before mem_table_init() (or after one that
+ * could compute none).
+ */
+MEM_TABLE_API const struct mem_table_geometry *mem_table_init_geometry(void);
 
 /**
  * mem_table_store() - Store a leaf for the entry of @level covering @pa.

@@ -6,11 +6,16 @@
  * supplies what it used, the way the kernel's tools/testing/radix-tree/linux/
  * headers do for the XArray, so that the faithful code reads like the RFC.
  *
- * The public part (phys_addr_t, BIT(), enum pg_level, the x86-64 paging
- * constants) is what <mem_table.h> needs for its prototypes; every name is
- * guarded, so a program that defines its own keeps it. The part under
- * MEM_TABLE_KERNEL_SHIM (ilog2, struct_size, __init...) is for the library's
- * own sources and the tests only.
+ * The public part is what <mem_table.h> needs for its prototypes, and only
+ * that: phys_addr_t, and the page levels under names of the library's own
+ * (MEM_TABLE_BIT(), enum mem_table_pg_level), so that a program's own BIT(),
+ * PAGE_SIZE, PAGE_SHIFT or PTRS_PER_* stay its own, before or after the
+ * include. The kernel's spelling of the levels (enum pg_level, PG_LEVEL_4K...)
+ * is there too, for programs written against the RFC, unless the program has
+ * its own: it defines MEM_TABLE_NO_KERNEL_NAMES before the include (the
+ * kernel's <asm/pgtable_types.h> is recognised). The part under
+ * MEM_TABLE_KERNEL_SHIM (BIT, the paging constants, ilog2, struct_size,
+ * __init...) is for the library's own sources and its tests only.
  *
  * Copyright © 2026 the memtable authors.
  */
@@ -25,25 +30,44 @@
 /* <linux/types.h>: physical addresses are 64 bits (CONFIG_PHYS_ADDR_T_64BIT). */
 typedef uint64_t phys_addr_t;
 
-/* <linux/bits.h> */
-#ifndef BIT
-#define BIT(nr) (1UL << (nr))
-#endif
+/* CONFIG_PGTABLE_LEVELS, the size of mem_table_levels[], under the library's name. */
+#define MEM_TABLE_PGTABLE_LEVELS 4
+
+/* <linux/bits.h>'s BIT(), under the library's name. */
+#define MEM_TABLE_BIT(nr) (1UL << (nr))
 
 /*
  * arch/x86/include/asm/pgtable_types.h: the page sizes a leaf can describe.
  * mem_table_init(PG_LEVEL_4K) makes mem_table_find() report a 4 KiB leaf as
  * PG_LEVEL_4K, a 2 MiB leaf as PG_LEVEL_2M, and so on.
  */
-enum pg_level {
-	PG_LEVEL_NONE,
-	PG_LEVEL_4K,
-	PG_LEVEL_2M,
-	PG_LEVEL_1G,
-	PG_LEVEL_512G,
-	PG_LEVEL_256T,
-	PG_LEVEL_NUM
+enum mem_table_pg_level {
+	MEM_TABLE_PG_LEVEL_NONE,
+	MEM_TABLE_PG_LEVEL_4K,
+	MEM_TABLE_PG_LEVEL_2M,
+	MEM_TABLE_PG_LEVEL_1G,
+	MEM_TABLE_PG_LEVEL_512G,
+	MEM_TABLE_PG_LEVEL_256T,
+	MEM_TABLE_PG_LEVEL_NUM
 };
+
+#if !defined(MEM_TABLE_NO_KERNEL_NAMES) && !defined(_ASM_X86_PGTABLE_DEFS_H)
+enum pg_level {
+	PG_LEVEL_NONE = MEM_TABLE_PG_LEVEL_NONE,
+	PG_LEVEL_4K = MEM_TABLE_PG_LEVEL_4K,
+	PG_LEVEL_2M = MEM_TABLE_PG_LEVEL_2M,
+	PG_LEVEL_1G = MEM_TABLE_PG_LEVEL_1G,
+	PG_LEVEL_512G = MEM_TABLE_PG_LEVEL_512G,
+	PG_LEVEL_256T = MEM_TABLE_PG_LEVEL_256T,
+	PG_LEVEL_NUM = MEM_TABLE_PG_LEVEL_NUM
+};
+#endif
+
+#ifdef MEM_TABLE_KERNEL_SHIM
+/* <linux/bits.h> */
+#ifndef BIT
+#define BIT(nr) MEM_TABLE_BIT(nr)
+#endif
 
 /*
  * x86-64 with 4-level paging (CONFIG_X86_5LEVEL=n): 4 KiB pages, 512 entries
@@ -76,13 +100,12 @@ enum pg_level {
 #define PTRS_PER_PGD (1 << MEM_TABLE_PTRS_SHIFT)
 #endif
 #ifndef CONFIG_PGTABLE_LEVELS
-#define CONFIG_PGTABLE_LEVELS 4
+#define CONFIG_PGTABLE_LEVELS MEM_TABLE_PGTABLE_LEVELS
 #endif
 #ifndef MAX_PHYSMEM_BITS
 #define MAX_PHYSMEM_BITS 46
 #endif
 
-#ifdef MEM_TABLE_KERNEL_SHIM
 /* <linux/log2.h>, for the non-zero powers of two the geometry uses. */
 #define ilog2(n) ((unsigned int)(63 - __builtin_clzll((unsigned long long)(n))))
 

@@ -126,6 +126,11 @@ const struct mem_table_geometry *mem_table_get_geometry(const struct mem_table *
 	return table ? _mem_table_geometry(table->level) : NULL;
 }
 
+const struct mem_table_geometry *mem_table_init_geometry(void)
+{
+	return mem_table_global_geometry.nlevels ? &mem_table_global_geometry : NULL;
+}
+
 /* ------------------------------------------------------------------ helpers */
 
 static unsigned long _index(const struct mem_table_level *level, phys_addr_t pa)

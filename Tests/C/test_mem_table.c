@@ -10,6 +10,8 @@
  *
  * Usage: test_mem_table [seed [operations]]
  */
+/* The paging constants of the kernel shim: these tests check the faithful geometry. */
+#define MEM_TABLE_KERNEL_SHIM
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
