@@ -110,17 +110,17 @@ extension MemTable {
                 while true {
                     while i < count {
                         let raw = run.slot(i)
+                        let slot = Slot(raw: raw)
                         i &+= 1
-                        // A value entry (tag 2) first: the common leaf.
-                        if _fastPath(Codec<Value>.mayBeInline && raw & 3 == 2) {
+                        // A value entry first: the common leaf.
+                        if _fastPath(Codec<Value>.mayBeInline && slot.isValue) {
                             index = i
                             return (raw, run.start &+ UInt64(truncatingIfNeeded: i &- 1) &<< run.shift)
                         }
-                        // Empty, or a reservation (the C library's MEM_TABLE bit alone).
-                        if raw <= 1 { continue }
+                        if slot.isVacant { continue }
                         let start = run.start &+ UInt64(truncatingIfNeeded: i &- 1) &<< run.shift
-                        // A box (an aligned pointer) is a leaf too.
-                        if raw & 1 == 0 {
+                        // A box (a pointer leaf) is a leaf too.
+                        if slot.isLeafOrEmpty {
                             index = i
                             return (raw, start)
                         }
@@ -142,8 +142,9 @@ extension MemTable {
             /// The value of a leaf's raw entry.
             @inlinable
             func value(_ raw: UInt) -> Value {
-                if _fastPath(Codec<Value>.mayBeInline && raw & 3 == 2) {
-                    return Codec<Value>.value(payload: UInt64(raw >> 2))
+                let slot = Slot(raw: raw)
+                if _fastPath(Codec<Value>.mayBeInline && slot.isValue) {
+                    return Codec<Value>.value(payload: slot.payload)
                 }
                 return storage.boxedValue(raw)
             }

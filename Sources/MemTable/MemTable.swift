@@ -126,12 +126,12 @@ public struct MemTable<Value> {
             // changed, and moved back, so a trivial value is never boxed and
             // a boxed one (an array, say) is not copied.
             let slot = Codec<Value>.mayBeInline ? storage.pageValueSlot(address.rawValue) : nil
-            var value = slot.map { Codec<Value>.value(payload: UInt64(UInt(bitPattern: $0.pointee) >> 2)) }
+            var value = slot.map { Codec<Value>.value(payload: Slot(raw: UInt(bitPattern: $0.pointee)).payload) }
                 ?? value(at: address, taking: true) ?? defaultValue()
             defer {
                 if let slot, let bits = Codec<Value>.payload(value) {
                     // The value entry is rewritten where it lies.
-                    slot.pointee = UnsafeMutableRawPointer(bitPattern: UInt(bits << 2 | 2))
+                    slot.pointee = UnsafeMutableRawPointer(bitPattern: Slot(payload: bits).raw)
                 } else {
                     putValue(value, at: address)
                 }
@@ -146,9 +146,9 @@ public struct MemTable<Value> {
     @inlinable
     func value(at address: PhysicalAddress, taking: Bool = false) -> Value? {
         if Codec<Value>.mayBeInline {
-            let raw = storage.rawEntry(at: address.rawValue)
-            if raw & 3 == 2 { return Codec<Value>.value(payload: UInt64(raw >> 2)) }
-            if raw == 0 { return nil }
+            let slot = Slot(raw: storage.rawEntry(at: address.rawValue))
+            if slot.isValue { return Codec<Value>.value(payload: slot.payload) }
+            if slot.isEmpty { return nil }
         }
         return taking ? storage.takeValue(at: address.rawValue) : storage.value(at: address.rawValue)
     }
