@@ -44,11 +44,11 @@ STATIC   := $(B)/$(LIBNAME).a
 
 # Debian packages the build and the tests need; `make deps` installs the
 # missing ones. swift itself comes with the machine.
-DEB_PKGS := gcc libbsd-dev pkg-config valgrind binutils
+DEB_PKGS := gcc g++ libbsd-dev pkg-config valgrind binutils python3
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all lib deps test test-c check-c check-small check-sanitize check-valgrind \
-        check-rfc check-install check-headers check-readme swift-build swift-test check-consumer demo \
+        check-rfc check-install check-headers check-readme swift-build swift-test check-consumer check-docs demo \
         check-traces check-diff check-fault check-fuzz fuzz swift-sanitize swift-valgrind demo-c \
         bench bench-swift bench-latency \
         install uninstall clean
@@ -321,6 +321,21 @@ check-fuzz: $(T)/fuzz
 swift-build:
 	swift build -Xswiftc -warnings-as-errors -Xcc -Wall -Xcc -Wextra
 
+# The DocC catalog converted with the library's symbol graph, warnings as
+# errors, and every public symbol documented (Tests/docs/coverage.py). The
+# symbol graph has a build folder of its own, made anew each time (SwiftPM
+# 6.3 cannot rebuild a single target there with these flags).
+DOCS_BUILD := .build-docs
+check-docs:
+	@rm -rf $(DOCS_BUILD)
+	swift build -q --scratch-path $(DOCS_BUILD) --target MemTable \
+	    -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc $(abspath $(DOCS_BUILD))/symbol-graphs \
+	    -Xswiftc -symbol-graph-minimum-access-level -Xswiftc public
+	docc convert Sources/MemTable/MemTable.docc --additional-symbol-graph-dir $(DOCS_BUILD)/symbol-graphs \
+	    --output-path $(DOCS_BUILD)/MemTable.doccarchive --fallback-display-name MemTable \
+	    --fallback-bundle-identifier memtable.MemTable --warnings-as-errors
+	python3 Tests/docs/coverage.py $(DOCS_BUILD)/symbol-graphs/MemTable*.symbols.json
+
 # A scratch package that depends on this one by version, as a user's does.
 check-consumer:
 	Tests/consumer/versioned.sh $(VERSION)
@@ -343,7 +358,7 @@ swift-valgrind: $(SWIFT_TRACE)
 	done; echo "valgrind: the Swift replay of $(words $(TRACES)) traces: no error, no leak"
 
 test: test-c
-	$(MAKE) swift-test check-consumer
+	$(MAKE) swift-test check-consumer check-docs
 	$(MAKE) check-traces check-fault check-fuzz swift-valgrind
 	$(MAKE) check-diff
 	$(MAKE) swift-sanitize
@@ -413,4 +428,4 @@ uninstall:
 	rm -f "$(DESTDIR)$(pkgconfigdir)/memtable.pc"
 
 clean:
-	rm -rf $(B) .build .build-asan .build-tsan Benchmarks/swift/.build
+	rm -rf $(B) .build .build-asan .build-tsan $(DOCS_BUILD) Benchmarks/swift/.build

@@ -29,6 +29,7 @@ public struct PageLevel: RawRepresentable, Hashable, Comparable, Sendable, Codab
     /// The next size (512 GiB on x86-64).
     public static let p4d: PageLevel = 3
 
+    /// Smaller pages first: `.pte < .pmd`.
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// `level 0`, `level 1`...
@@ -142,11 +143,14 @@ public struct Geometry: Hashable, Sendable, Codable, CustomStringConvertible {
         return box.counts[level.rawValue]
     }
 
+    /// Two geometries are equal if their page size, bits per level and
+    /// address width are.
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.pageShift == rhs.pageShift && lhs.bitsPerLevel == rhs.bitsPerLevel
             && lhs.physicalAddressBits == rhs.physicalAddressBits
     }
 
+    /// Hashes the three parameters that `==` compares.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(pageShift)
         hasher.combine(bitsPerLevel)

@@ -87,6 +87,8 @@ extension MemTable: CustomDebugStringConvertible {
     /// As `MemTable<String>([0x1000: "a", 0x200000 (level 1): "b"])`: values
     /// as `String(reflecting:)` shows them, strings quoted, as `Dictionary`
     /// does.
+    ///
+    /// - Complexity: O(entries).
     public var debugDescription: String {
         let items = entries.map { e in
             "\(e.addresses.lowerBound)\(e.level == .pte ? "" : " (\(e.level))"): "

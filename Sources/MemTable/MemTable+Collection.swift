@@ -25,8 +25,11 @@ extension MemTable: BidirectionalCollection {
 
         static var end: Index { Index(address: .max, level: -1) }
 
+        /// Positions in address order, the end last.
         public static func < (lhs: Index, rhs: Index) -> Bool { lhs.address < rhs.address }
+        /// The same position: the same entry's first address.
         public static func == (lhs: Index, rhs: Index) -> Bool { lhs.address == rhs.address }
+        /// Hashes the entry's first address, as `==` compares it.
         public func hash(into hasher: inout Hasher) { hasher.combine(address) }
     }
 
@@ -111,15 +114,28 @@ extension MemTable: BidirectionalCollection {
 extension MemTable {
     /// The first addresses of a table's entries, in ascending order.
     public struct Keys: BidirectionalCollection {
+        /// An entry's first address.
         public typealias Element = PhysicalAddress
+        /// The table's own index: a position is valid in the table and in
+        /// its views alike.
         public typealias Index = MemTable.Index
         @usableFromInline let base: MemTable
 
         @usableFromInline init(base: MemTable) { self.base = base }
 
+        /// The table's ``MemTable/startIndex``.
+        ///
+        /// - Complexity: O(levels), plus the empty slots skipped.
         public var startIndex: Index { base.startIndex }
+        /// The table's ``MemTable/endIndex``.
         public var endIndex: Index { base.endIndex }
+        /// The table's ``MemTable/index(after:)``.
+        ///
+        /// - Complexity: O(levels), plus the empty slots skipped.
         public func index(after i: Index) -> Index { base.index(after: i) }
+        /// The table's ``MemTable/index(before:)``.
+        ///
+        /// - Complexity: O(levels), plus the empty slots skipped.
         public func index(before i: Index) -> Index { base.index(before: i) }
         /// The entry's first address.
         ///
@@ -127,29 +143,45 @@ extension MemTable {
         public subscript(position: Index) -> PhysicalAddress { base[position].address }
         /// The number of entries. Complexity: O(1).
         public var count: Int { base.count }
+        /// Whether the table has no entry.
         public var isEmpty: Bool { base.isEmpty }
 
         /// Iterates the addresses as the table's own iterator does.
         public struct Iterator: IteratorProtocol {
             @usableFromInline var base: MemTable.Iterator
             @usableFromInline init(base: MemTable.Iterator) { self.base = base }
+            /// The next entry's first address, or nil after the last.
             @inlinable public mutating func next() -> PhysicalAddress? { base.next()?.address }
         }
 
+        /// An iterator in ascending address order, as fast as the table's own.
         @inlinable public func makeIterator() -> Iterator { Iterator(base: base.makeIterator()) }
     }
 
     /// The values of a table's entries, in ascending address order.
     public struct Values: BidirectionalCollection {
+        /// An entry's value.
         public typealias Element = Value
+        /// The table's own index: a position is valid in the table and in
+        /// its views alike.
         public typealias Index = MemTable.Index
         @usableFromInline let base: MemTable
 
         @usableFromInline init(base: MemTable) { self.base = base }
 
+        /// The table's ``MemTable/startIndex``.
+        ///
+        /// - Complexity: O(levels), plus the empty slots skipped.
         public var startIndex: Index { base.startIndex }
+        /// The table's ``MemTable/endIndex``.
         public var endIndex: Index { base.endIndex }
+        /// The table's ``MemTable/index(after:)``.
+        ///
+        /// - Complexity: O(levels), plus the empty slots skipped.
         public func index(after i: Index) -> Index { base.index(after: i) }
+        /// The table's ``MemTable/index(before:)``.
+        ///
+        /// - Complexity: O(levels), plus the empty slots skipped.
         public func index(before i: Index) -> Index { base.index(before: i) }
         /// The entry's value.
         ///
@@ -157,15 +189,18 @@ extension MemTable {
         public subscript(position: Index) -> Value { base[position].value }
         /// The number of entries. Complexity: O(1).
         public var count: Int { base.count }
+        /// Whether the table has no entry.
         public var isEmpty: Bool { base.isEmpty }
 
         /// Iterates the values as the table's own iterator does.
         public struct Iterator: IteratorProtocol {
             @usableFromInline var base: MemTable.Iterator
             @usableFromInline init(base: MemTable.Iterator) { self.base = base }
+            /// The next entry's value, or nil after the last.
             @inlinable public mutating func next() -> Value? { base.next()?.value }
         }
 
+        /// An iterator in ascending address order, as fast as the table's own.
         @inlinable public func makeIterator() -> Iterator { Iterator(base: base.makeIterator()) }
     }
 

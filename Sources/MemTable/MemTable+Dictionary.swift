@@ -122,7 +122,7 @@ extension MemTable {
     }
 
     /// This table with another merged in, as
-    /// ``merge(_:uniquingKeysWith:)-(MemTable<Value>,_)``.
+    /// ``merge(_:uniquingKeysWith:)-(MemTable,_)``.
     public func merging(
         _ other: MemTable, uniquingKeysWith combine: (Value, Value) throws -> Value
     ) rethrows -> MemTable {

@@ -16,6 +16,9 @@ extension MemTable: Sequence {
 
         @usableFromInline init(entries: Entries.Iterator) { self.entries = entries }
 
+        /// The next entry's first address and value, or nil after the last.
+        ///
+        /// - Complexity: O(1) amortised: each table's slots are scanned once.
         @inlinable
         public mutating func next() -> Element? {
             guard let (raw, start) = entries.nextLeaf() else { return nil }
@@ -94,6 +97,9 @@ extension MemTable {
                 run = storage.run(from: bounds.lowerBound, to: bounds.upperBound)
             }
 
+            /// The next entry, or nil after the last.
+            ///
+            /// - Complexity: O(1) amortised: each table's slots are scanned once.
             @inlinable
             public mutating func next() -> Entry? {
                 guard let (raw, start) = nextLeaf() else { return nil }
@@ -150,6 +156,7 @@ extension MemTable {
             }
         }
 
+        /// An iterator over the entries, in ascending address order.
         @inlinable
         public func makeIterator() -> Iterator { Iterator(storage: storage, bounds: bounds) }
     }

@@ -14,6 +14,7 @@ extension MemTable {
     /// - Throws: ``MemTableError/invalidRange(_:)``,
     ///   ``MemTableError/addressOutOfRange(_:limit:)`` or
     ///   ``MemTableError/outOfMemory``; the table is then unchanged.
+    /// - Complexity: O(levels × entries stored), plus what the range replaces.
     /// - Corresponding C function: `mem_table_store_range`.
     public mutating func setValue(_ value: Value, forRange range: Range<PhysicalAddress>) throws(MemTableError) {
         try makeUniqueOrThrow()
@@ -43,7 +44,7 @@ extension MemTable {
     /// edges are split, keeping what lies outside.
     ///
     /// - Returns: The number of entries removed.
-    /// - Throws: As ``setValue(_:forRange:)``.
+    /// - Throws: As ``setValue(_:forRange:)-(_,Range<PhysicalAddress>)``.
     /// - Corresponding C function: `mem_table_erase_range`.
     @discardableResult
     public mutating func removeValues(inRange range: Range<PhysicalAddress>) throws(MemTableError) -> Int {

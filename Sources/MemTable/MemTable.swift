@@ -239,6 +239,8 @@ extension MemTable: ExpressibleByDictionaryLiteral {
 
 extension MemTable: CustomStringConvertible {
     /// As `MemTable([0x1000: 1, 0x200000 (level 1): 2])`.
+    ///
+    /// - Complexity: O(entries).
     public var description: String {
         let items = entries.map { e in
             "\(e.addresses.lowerBound)\(e.level == .pte ? "" : " (\(e.level))"): \(e.value)"

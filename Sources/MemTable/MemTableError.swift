@@ -24,6 +24,8 @@ public enum MemTableError: Error, Hashable, Sendable, CustomStringConvertible {
     /// program instead, as `Array` and `Dictionary` do.
     case outOfMemory
 
+    /// What went wrong, in words, as `address 0x400000000000 is beyond the
+    /// table's limit 0x400000000000`.
     public var description: String {
         switch self {
         case let .addressOutOfRange(address, limit):

@@ -47,6 +47,7 @@ public struct PhysicalAddress: RawRepresentable, Hashable, Strideable, Sendable,
         PageFrameNumber(rawValue >> UInt64(pageShift))
     }
 
+    /// Lower addresses first.
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// The address in hexadecimal, as `0x12345000`.
@@ -98,6 +99,7 @@ public struct PageFrameNumber: RawRepresentable, Hashable, Comparable, Sendable,
     /// The first address of this 4 KiB frame.
     public var address: PhysicalAddress { PhysicalAddress(pageFrame: self) }
 
+    /// Lower frames first.
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// The frame number in hexadecimal, as `pfn 0x12345`.
