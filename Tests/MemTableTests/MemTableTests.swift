@@ -528,6 +528,13 @@ struct ModelTests {
         #expect(pages(byPairs) == m.merging(other.1, uniquingKeysWith: &-), "seed \(seed): merging pairs")
         let built = MemTable(uniqueKeysWithValues: pairs, geometry: t.geometry)
         #expect(pages(built) == other.1 && built.count == other.1.count, "seed \(seed): uniqueKeysWithValues")
+        // Pairs with several addresses in one page, combined as Dictionary combines keys.
+        let crowded = m.sorted { $0.key < $1.key }.flatMap { page, value in
+            [(PhysicalAddress(page << 12), value), (PhysicalAddress(page << 12 | 0xfff), value &* 7)]
+        }
+        let combined = MemTable(crowded, uniquingKeysWith: &-, geometry: t.geometry)
+        let expected = Dictionary(crowded.map { ($0.0.rawValue >> 12, $0.1) }, uniquingKeysWith: &-)
+        #expect(pages(combined) == expected, "seed \(seed): init(_:uniquingKeysWith:)")
         // Coding and hashing: the same table back, the same hash.
         let back = try JSONDecoder().decode(MemTable<Int>.self, from: JSONEncoder().encode(t))
         #expect(back == t && back.hashValue == t.hashValue, "seed \(seed): Codable, Hashable")
