@@ -133,13 +133,13 @@ const struct mem_table_geometry *mem_table_init_geometry(void)
 
 /* ------------------------------------------------------------------ helpers */
 
-static unsigned long _index(const struct mem_table_level *level, phys_addr_t pa)
+static unsigned long _mem_table_index(const struct mem_table_level *level, phys_addr_t pa)
 {
 	return (pa >> level->shift) & level->mask;
 }
 
 /* The bytes an entry of @level covers (at most 2^63 for any sane geometry). */
-static phys_addr_t _span(const struct mem_table_level *level)
+static phys_addr_t _mem_table_span(const struct mem_table_level *level)
 {
 	return (phys_addr_t)1 << level->shift;
 }
@@ -153,7 +153,7 @@ struct pool {
 	struct mem_table *tables[4 * MEM_TABLE_MAX_LEVELS];
 };
 
-static struct mem_table *_table_new(struct mem_table_level *level, struct mem_table_ops *ops,
+static struct mem_table *_mem_table_new(struct mem_table_level *level, struct mem_table_ops *ops,
 				    struct pool *pool)
 {
 	struct mem_table *next = pool && pool->n ? pool->tables[--pool->n] :
@@ -168,13 +168,13 @@ static struct mem_table *_table_new(struct mem_table_level *level, struct mem_ta
 }
 
 /* Hand a leaf back to its owner: ops->free, unless it is a value. */
-static void _release(struct mem_table_ops *ops, void *entry)
+static void _mem_table_release(struct mem_table_ops *ops, void *entry)
 {
 	if (entry && ops && ops->free && !mem_table_is_value(entry))
 		ops->free(entry);
 }
 
-static bool _table_empty(const struct mem_table *table)
+static bool _mem_table_empty(const struct mem_table *table)
 {
 	unsigned int i;
 
@@ -188,7 +188,7 @@ static bool _table_empty(const struct mem_table *table)
  * Does the subtree hold a leaf (a pointer leaf, with @pointers)?
  * Reservations do not count.
  */
-static bool _has_leaf(const struct mem_table *table, bool pointers)
+static bool _mem_table_has_leaf(const struct mem_table *table, bool pointers)
 {
 	unsigned int i;
 
@@ -197,14 +197,14 @@ static bool _has_leaf(const struct mem_table *table, bool pointers)
 
 		if (!e || mem_table_is_reserved(e) || (pointers && mem_table_is_value(e)))
 			continue;
-		if (IS_LEAF(e) || _has_leaf(TABLE(e), pointers))
+		if (IS_LEAF(e) || _mem_table_has_leaf(TABLE(e), pointers))
 			return true;
 	}
 	return false;
 }
 
 /* Leaves in a subtree, for a recount. */
-static size_t _count(const struct mem_table *table)
+static size_t _mem_table_count_leaves(const struct mem_table *table)
 {
 	size_t n = 0;
 	unsigned int i;
@@ -214,13 +214,13 @@ static size_t _count(const struct mem_table *table)
 
 		if (!e || mem_table_is_reserved(e))
 			continue;
-		n += IS_LEAF(e) ? 1 : _count(TABLE(e));
+		n += IS_LEAF(e) ? 1 : _mem_table_count_leaves(TABLE(e));
 	}
 	return n;
 }
 
 /* Release every leaf of a subtree and free its tables; returns the leaves. */
-static size_t _destroy(struct mem_table *table)
+static size_t _mem_table_destroy(struct mem_table *table)
 {
 	size_t n = 0;
 	unsigned int i;
@@ -231,38 +231,38 @@ static size_t _destroy(struct mem_table *table)
 		if (!e || mem_table_is_reserved(e))
 			continue;
 		if (IS_LEAF(e)) {
-			_release(table->ops, e);
+			_mem_table_release(table->ops, e);
 			n++;
 		} else {
-			n += _destroy(TABLE(e));
+			n += _mem_table_destroy(TABLE(e));
 		}
 	}
 	free(table);
 	return n;
 }
 
-static struct mem_table_root *_root(struct mem_table *table)
+static struct mem_table_root *_mem_table_root(struct mem_table *table)
 {
 	return ROOT_INFO(table);
 }
 
 /* Before anything that may free a table: the hint may point into it. */
-static void _hint_forget(struct mem_table *table)
+static void _mem_table_hint_forget(struct mem_table *table)
 {
-	_root(table)->hint = NULL;
+	_mem_table_root(table)->hint = NULL;
 }
 
 /* Count leaves coming and going (after a mem_table_create(), counts walk). */
-static void _count_add(struct mem_table *table, long delta)
+static void _mem_table_count_add(struct mem_table *table, long delta)
 {
-	_root(table)->leaves += delta;
+	_mem_table_root(table)->leaves += delta;
 }
 
 /*
  * Check what every entry point is given. Converts a base-relative @level to
  * the table's level struct in *@out (when @out is not NULL).
  */
-static inline int _check(struct mem_table *table, phys_addr_t pa, unsigned int level,
+static inline int _mem_table_check(struct mem_table *table, phys_addr_t pa, unsigned int level,
 			 struct mem_table_level **out)
 {
 	const struct mem_table_geometry *geo;
@@ -285,121 +285,123 @@ static inline int _check(struct mem_table *table, phys_addr_t pa, unsigned int l
 /* ------------------------------------------------------------------- split */
 
 /*
- * Build the table that replaces the large leaf @buf (at level->number + 1),
- * its children at @level, split further along @pa down to @target. @buf
- * stays the caller's: it is released only once the caller has linked the
- * result. Returns NULL, having changed and leaked nothing, if an allocation
- * or ops->split fails (errno ENOMEM) or there is no ops->split (EEXIST).
+ * Build in *@out the table that replaces the large leaf @buf (at
+ * level->number + 1), its children at @level, split further along @pa down
+ * to @target. @buf stays the caller's: it is released only once the caller
+ * has linked the result. Returns 0; or, having changed and leaked nothing,
+ * -ENOMEM if an allocation failed or ops->split refused, -EEXIST if there is
+ * no ops->split.
  */
-static struct mem_table *_split(struct mem_table_ops *ops, void *buf,
-				struct mem_table_level *level, phys_addr_t pa,
-				const struct mem_table_level *target, struct pool *pool)
+static int _mem_table_split_leaf(struct mem_table_ops *ops, void *buf,
+				 struct mem_table_level *level, phys_addr_t pa,
+				 const struct mem_table_level *target, struct pool *pool,
+				 struct mem_table **out)
 {
-	unsigned int base = _mem_table_geometry(level)->base_level;
+	unsigned int number = _mem_table_level_number(level);
 	bool value = mem_table_is_value(buf);
 	struct mem_table *next, *sub;
 	unsigned long i, j;
 	void *child;
+	int err;
 
-	if (!value && !(ops && ops->split)) {
-		errno = EEXIST;
-		return NULL;
-	}
-	next = _table_new(level, ops, pool);
+	if (!value && !(ops && ops->split))
+		return -EEXIST;
+	next = _mem_table_new(level, ops, pool);
 	if (!next)
-		return NULL;
+		return -ENOMEM;
 	for (j = 0; j < level->nentries; j++) {
-		child = value ? buf : ops->split(buf, base + level->number);
-		if (!child || !IS_LEAF(child))
-			goto undo;
+		child = value ? buf : ops->split(buf, number);
+		if (!child || !IS_LEAF(child)) {
+			/* A child that is not a leaf was the consumer's bug, refused. */
+			_mem_table_destroy(next);
+			return -ENOMEM;
+		}
 		next->entries[j] = child;
 	}
 	if (level > target) {
-		i = _index(level, pa);
-		sub = _split(ops, next->entries[i], level - 1, pa, target, pool);
-		if (!sub)
-			goto undo_errno;
+		i = _mem_table_index(level, pa);
+		err = _mem_table_split_leaf(ops, next->entries[i], level - 1, pa, target, pool, &sub);
+		if (err) {
+			_mem_table_destroy(next);
+			return err;
+		}
 		child = next->entries[i];
 		next->entries[i] = ENTRY(sub);
-		_release(ops, child);
+		_mem_table_release(ops, child);
 	}
-	return next;
-undo:
-	/* A child that is not a leaf was the consumer's bug, refused. */
-	if (child && !IS_LEAF(child))
-		next->entries[j] = NULL;
-	errno = ENOMEM;
-undo_errno:
-	j = errno;
-	_destroy(next);
-	errno = j;
-	return NULL;
+	*out = next;
+	return 0;
 }
 
 /*
- * The slot of @target's level covering @pa, making the tables on the way
- * and splitting a larger leaf in the way. On failure (NULL, errno) the table
- * is exactly as it was: only the level that made a table undoes it.
+ * The slot of @target's level covering @pa, in *@out, making the tables on
+ * the way and splitting a larger leaf in the way. Returns 0, or a negative
+ * errno with the table exactly as it was: only the level that made a table
+ * undoes it.
  */
-static void **_slot(struct mem_table *table, phys_addr_t pa,
-		    const struct mem_table_level *target, struct pool *pool, long *added)
+static int _mem_table_slot(struct mem_table *table, phys_addr_t pa,
+			   const struct mem_table_level *target, struct pool *pool, long *added,
+			   void ***out)
 {
 	struct mem_table_level *level = table->level;
 	void **entries = table->entries;
-	unsigned long i = _index(level, pa);
+	unsigned long i = _mem_table_index(level, pa);
 	struct mem_table *next = NULL;
-	void **slot, *old = entries[i];
+	void *old = entries[i];
+	int err;
 
-	if (level == target)
-		return &entries[i];
+	if (level == target) {
+		*out = &entries[i];
+		return 0;
+	}
 	if (!old || mem_table_is_reserved(old)) {
-		next = _table_new(level - 1, table->ops, pool);
+		next = _mem_table_new(level - 1, table->ops, pool);
 		if (!next)
-			return NULL;
+			return -ENOMEM;
 		entries[i] = ENTRY(next);
 	} else if (IS_LEAF(old)) {
 		/* Nothing can fail after the split: its path reaches @target. */
-		next = _split(table->ops, old, level - 1, pa, target, pool);
-		if (!next)
-			return NULL;
+		err = _mem_table_split_leaf(table->ops, old, level - 1, pa, target, pool, &next);
+		if (err)
+			return err;
 		entries[i] = ENTRY(next);
-		_release(table->ops, old);
+		_mem_table_release(table->ops, old);
 		table->changed = true;
 		/* One leaf became a table of them, at each level split. */
 		for (level--; level >= target; level--)
 			*added += (long)level->nentries - 1;
-		return _slot(next, pa, target, pool, added);
+		return _mem_table_slot(next, pa, target, pool, added, out);
 	}
-	slot = _slot(TABLE(entries[i]), pa, target, pool, added);
-	if (!slot && next) {
+	err = _mem_table_slot(TABLE(entries[i]), pa, target, pool, added, out);
+	if (err && next) {
 		entries[i] = old;
 		free(next);
 	}
-	if (slot)
+	if (!err)
 		table->changed = true;
-	return slot;
+	return err;
 }
 
 /* The slot of @target's level covering @pa if the path exists, else NULL. */
-static void **_lookup_slot(struct mem_table *table, phys_addr_t pa,
+static void **_mem_table_path_slot(struct mem_table *table, phys_addr_t pa,
 			   const struct mem_table_level *target)
 {
 	while (table->level != target) {
-		void *e = table->entries[_index(table->level, pa)];
+		void *e = table->entries[_mem_table_index(table->level, pa)];
 
 		if (!e || !mem_table_is_table(e))
 			return NULL;
 		table = TABLE(e);
 	}
-	return &table->entries[_index(table->level, pa)];
+	return &table->entries[_mem_table_index(table->level, pa)];
 }
 
 /* The slot of the leaf covering @pa, and its level, or NULL. */
-static void **_leaf_slot(struct mem_table *table, phys_addr_t pa,
+static void **_mem_table_leaf_slot(struct mem_table *table, phys_addr_t pa,
 			 struct mem_table_level **level)
 {
 	for (;;) {
-		void **slot = &table->entries[_index(table->level, pa)];
+		void **slot = &table->entries[_mem_table_index(table->level, pa)];
 
 		if (!*slot || mem_table_is_reserved(*slot))
 			return NULL;
@@ -413,13 +415,13 @@ static void **_leaf_slot(struct mem_table *table, phys_addr_t pa,
 
 /* ------------------------------------------------------------ store, load */
 
-static bool _aligned(const struct mem_table_level *level, phys_addr_t pa)
+static bool _mem_table_aligned(const struct mem_table_level *level, phys_addr_t pa)
 {
-	return !level->number || !(pa & (_span(level) - 1));
+	return !level->number || !(pa & (_mem_table_span(level) - 1));
 }
 
 /*
- * The walk of _store_page() when the hint does not hold @pa's page: a loop
+ * The walk of _mem_table_store_page() when the hint does not hold @pa's page: a loop
  * down the levels, making the tables that are missing, then the hint set to
  * the page's table. Returns that table; NULL with *@ret = 1 if a large leaf
  * is on the way (the store takes the general path), or -ENOMEM if a table
@@ -427,19 +429,19 @@ static bool _aligned(const struct mem_table_level *level, phys_addr_t pa)
  * the hinted store stays small.
  */
 static __attribute__((noinline)) struct mem_table *
-_store_page_walk(struct mem_table *table, phys_addr_t pa, int *ret)
+_mem_table_store_page_walk(struct mem_table *table, phys_addr_t pa, int *ret)
 {
 	void **made[MEM_TABLE_MAX_LEVELS], *was[MEM_TABLE_MAX_LEVELS];
 	struct mem_table *t = table, *next, *path[MEM_TABLE_MAX_LEVELS];
 	struct mem_table_level *level = table->level, *page = level - level->number;
-	struct mem_table_root *root = _root(table);
+	struct mem_table_root *root = _mem_table_root(table);
 	unsigned int n = 0, depth = 0, i;
 	void **slot;
 
 	/* A child is one level down: the level is known before the child is. */
 	for (; level->number; level--) {
 		path[depth++] = t;
-		slot = &t->entries[_index(level, pa)];
+		slot = &t->entries[_mem_table_index(level, pa)];
 		if (mem_table_is_table(*slot)) {
 			t = TABLE(*slot);
 			continue;
@@ -448,7 +450,7 @@ _store_page_walk(struct mem_table *table, phys_addr_t pa, int *ret)
 			*ret = 1;
 			goto undo;
 		}
-		next = _table_new(level - 1, t->ops, NULL);
+		next = _mem_table_new(level - 1, t->ops, NULL);
 		if (!next) {
 			*ret = -ENOMEM;
 			goto undo;
@@ -479,17 +481,17 @@ undo:
  * leaf on the way sends the store to the general path (1); a failed
  * allocation changes nothing (-ENOMEM).
  */
-static inline int _store_page(struct mem_table *table, phys_addr_t pa, void *entry, void **old)
+static inline int _mem_table_store_page(struct mem_table *table, phys_addr_t pa, void *entry, void **old)
 {
 	struct mem_table_level *page = table->level - table->level->number;
-	struct mem_table_root *root = _root(table);
+	struct mem_table_root *root = _mem_table_root(table);
 	struct mem_table *t = root->hint;
 	unsigned int i;
 	void **slot, *prev;
 	int ret;
 
 	if (!t || pa - root->hint_base >= (phys_addr_t)page->nentries << page->shift) {
-		t = _store_page_walk(table, pa, &ret);
+		t = _mem_table_store_page_walk(table, pa, &ret);
 		if (!t)
 			return ret;
 	}
@@ -498,14 +500,14 @@ static inline int _store_page(struct mem_table *table, phys_addr_t pa, void *ent
 	for (i = 0; i < root->hint_depth; i++)
 		root->hint_path[i]->changed = true;
 	t->changed = true;
-	slot = &t->entries[_index(page, pa)];
+	slot = &t->entries[_mem_table_index(page, pa)];
 	prev = mem_table_is_reserved(*slot) ? NULL : *slot;
 	*slot = entry;
 	root->leaves += !prev;
 	if (old)
 		*old = prev;
 	else
-		_release(table->ops, prev);
+		_mem_table_release(table->ops, prev);
 	return 0;
 }
 
@@ -515,39 +517,39 @@ int mem_table_store(struct mem_table *table, phys_addr_t pa, unsigned int level,
 	struct mem_table_level *target;
 	void **slot, *prev;
 	long added = 0;
-	int err = _check(table, pa, level, &target);
+	int err = _mem_table_check(table, pa, level, &target);
 
 	if (err)
 		return err;
-	if (!entry || !IS_LEAF(entry) || !_aligned(target, pa))
+	if (!entry || !IS_LEAF(entry) || !_mem_table_aligned(target, pa))
 		return -EINVAL;
 	if (!target->number) {
-		err = _store_page(table, pa, entry, old);
+		err = _mem_table_store_page(table, pa, entry, old);
 		if (err <= 0)
 			return err;
 	}
-	_hint_forget(table);
+	_mem_table_hint_forget(table);
 	/* Smaller leaves under the range would be lost: refuse, change nothing. */
-	slot = _lookup_slot(table, pa, target);
-	if (slot && mem_table_is_table(*slot) && _has_leaf(TABLE(*slot), false))
+	slot = _mem_table_path_slot(table, pa, target);
+	if (slot && mem_table_is_table(*slot) && _mem_table_has_leaf(TABLE(*slot), false))
 		return -EEXIST;
 
-	slot = _slot(table, pa, target, NULL, &added);
-	if (!slot)
-		return -errno;
+	err = _mem_table_slot(table, pa, target, NULL, &added, &slot);
+	if (err)
+		return err;
 	prev = *slot;
 	if (mem_table_is_reserved(prev)) {
 		prev = NULL;
 	} else if (prev && !IS_LEAF(prev)) {
-		_destroy(TABLE(prev)); /* no leaves: it only frees tables */
+		_mem_table_destroy(TABLE(prev)); /* no leaves: it only frees tables */
 		prev = NULL;
 	}
 	*slot = entry;
-	_count_add(table, added + (prev ? 0 : 1));
+	_mem_table_count_add(table, added + (prev ? 0 : 1));
 	if (old)
 		*old = prev;
 	else
-		_release(table->ops, prev);
+		_mem_table_release(table->ops, prev);
 	return 0;
 }
 
@@ -556,13 +558,13 @@ void *mem_table_load(struct mem_table *table, phys_addr_t pa, unsigned int *leve
 	struct mem_table_level *l;
 	void **slot;
 
-	if (_check(table, pa, 0, NULL))
+	if (_mem_table_check(table, pa, 0, NULL))
 		return NULL;
-	slot = _leaf_slot(table, pa, &l);
+	slot = _mem_table_leaf_slot(table, pa, &l);
 	if (!slot)
 		return NULL;
 	if (level)
-		*level = l->number + _mem_table_geometry(l)->base_level;
+		*level = _mem_table_level_number(l);
 	return *slot;
 }
 
@@ -571,19 +573,19 @@ int mem_table_reserve(struct mem_table *table, phys_addr_t pa, unsigned int leve
 	struct mem_table_level *target;
 	long added = 0;
 	void **slot;
-	int err = _check(table, pa, level, &target);
+	int err = _mem_table_check(table, pa, level, &target);
 
 	if (err)
 		return err;
-	if (!_aligned(target, pa))
+	if (!_mem_table_aligned(target, pa))
 		return -EINVAL;
-	slot = _lookup_slot(table, pa, target);
+	slot = _mem_table_path_slot(table, pa, target);
 	if (slot && *slot)
-		return mem_table_is_table(*slot) && _has_leaf(TABLE(*slot), false) ? -EEXIST : 0;
-	slot = _slot(table, pa, target, NULL, &added);
-	if (!slot)
-		return -errno;
-	_count_add(table, added);
+		return mem_table_is_table(*slot) && _mem_table_has_leaf(TABLE(*slot), false) ? -EEXIST : 0;
+	err = _mem_table_slot(table, pa, target, NULL, &added, &slot);
+	if (err)
+		return err;
+	_mem_table_count_add(table, added);
 	if (!*slot)
 		*slot = MEM_TABLE_RESERVED;
 	return 0;
@@ -597,10 +599,10 @@ int mem_table_reserve(struct mem_table *table, phys_addr_t pa, unsigned int leve
  * *@emptied if @table itself is empty afterwards. Only a table that lost an
  * entry is scanned for emptiness, so sparse upper tables cost nothing.
  */
-static void *_erase(struct mem_table *table, phys_addr_t pa, unsigned int *level,
+static void *_mem_table_erase(struct mem_table *table, phys_addr_t pa, unsigned int *level,
 		    bool *emptied)
 {
-	void **slot = &table->entries[_index(table->level, pa)];
+	void **slot = &table->entries[_mem_table_index(table->level, pa)];
 	void *e = *slot, *leaf;
 	bool child_emptied = false;
 
@@ -609,14 +611,14 @@ static void *_erase(struct mem_table *table, phys_addr_t pa, unsigned int *level
 	if (mem_table_is_reserved(e) || IS_LEAF(e)) {
 		*slot = NULL;
 		*level = table->level->number;
-		*emptied = _table_empty(table);
+		*emptied = _mem_table_empty(table);
 		return mem_table_is_reserved(e) ? NULL : e;
 	}
-	leaf = _erase(TABLE(e), pa, level, &child_emptied);
+	leaf = _mem_table_erase(TABLE(e), pa, level, &child_emptied);
 	if (child_emptied) {
 		free(TABLE(e));
 		*slot = NULL;
-		*emptied = _table_empty(table);
+		*emptied = _mem_table_empty(table);
 	}
 	return leaf;
 }
@@ -627,16 +629,16 @@ void *mem_table_erase(struct mem_table *table, phys_addr_t pa, unsigned int *lev
 	bool emptied = false; /* the root stays, empty or not */
 	void *leaf;
 
-	if (_check(table, pa, 0, NULL))
+	if (_mem_table_check(table, pa, 0, NULL))
 		return NULL;
-	_hint_forget(table);
-	leaf = _erase(table, pa, &number, &emptied);
+	_mem_table_hint_forget(table);
+	leaf = _mem_table_erase(table, pa, &number, &emptied);
 	if (!leaf)
 		return NULL;
 	table->changed = true;
-	_count_add(table, -1);
+	_mem_table_count_add(table, -1);
 	if (level)
-		*level = number + _mem_table_geometry(table->level)->base_level;
+		*level = _mem_table_level_number(table->level - (table->level->number - number));
 	return leaf;
 }
 
@@ -647,18 +649,19 @@ int mem_table_split(struct mem_table *table, phys_addr_t pa, unsigned int level)
 	struct mem_table_level *target, *at;
 	long added = 0;
 	void **slot;
-	int err = _check(table, pa, level, &target);
+	int err = _mem_table_check(table, pa, level, &target);
 
 	if (err)
 		return err;
-	slot = _leaf_slot(table, pa, &at);
+	slot = _mem_table_leaf_slot(table, pa, &at);
 	if (!slot)
 		return -ENOENT;
 	if (at <= target)
 		return 0;
-	if (!_slot(table, pa, target, NULL, &added))
-		return -errno;
-	_count_add(table, added);
+	err = _mem_table_slot(table, pa, target, NULL, &added, &slot);
+	if (err)
+		return err;
+	_mem_table_count_add(table, added);
 	return 0;
 }
 
@@ -666,16 +669,16 @@ int mem_table_merge(struct mem_table *table, phys_addr_t pa, unsigned int level)
 {
 	struct mem_table_level *target;
 	struct mem_table *child;
-	unsigned int i, n, base;
+	unsigned int i, n;
 	void **slot, *merged;
-	int err = _check(table, pa, level, &target);
+	int err = _mem_table_check(table, pa, level, &target);
 
 	if (err)
 		return err;
 	if (!target->number)
 		return -EINVAL;
-	_hint_forget(table);
-	slot = _lookup_slot(table, pa, target);
+	_mem_table_hint_forget(table);
+	slot = _mem_table_path_slot(table, pa, target);
 	if (!slot || !*slot || !mem_table_is_table(*slot))
 		return -ENOENT;
 	child = TABLE(*slot);
@@ -695,19 +698,18 @@ int mem_table_merge(struct mem_table *table, phys_addr_t pa, unsigned int level)
 				return -EBUSY;
 		if (!table->ops || !table->ops->merge)
 			return -EOPNOTSUPP;
-		base = _mem_table_geometry(target)->base_level;
-		merged = table->ops->merge(child->entries, n, base + target->number);
+		merged = table->ops->merge(child->entries, n, _mem_table_level_number(target));
 		if (!merged)
 			return -EBUSY;
 		if (!IS_LEAF(merged))
 			return -EINVAL;
 		for (i = 0; i < n; i++)
-			_release(table->ops, child->entries[i]);
+			_mem_table_release(table->ops, child->entries[i]);
 	}
 	*slot = merged;
 	free(child);
 	table->changed = true;
-	_count_add(table, 1 - (long)n);
+	_mem_table_count_add(table, 1 - (long)n);
 	return 0;
 }
 
@@ -721,11 +723,11 @@ int mem_table_merge(struct mem_table *table, phys_addr_t pa, unsigned int level)
  */
 
 /* The largest level whose entries @pa is aligned to. */
-static struct mem_table_level *_aligned_level(struct mem_table *table, phys_addr_t pa)
+static struct mem_table_level *_mem_table_aligned_level(struct mem_table *table, phys_addr_t pa)
 {
 	struct mem_table_level *level = table->level;
 
-	while (level->number && (pa & (_span(level) - 1)))
+	while (level->number && (pa & (_mem_table_span(level) - 1)))
 		level--;
 	return level;
 }
@@ -734,26 +736,26 @@ static struct mem_table_level *_aligned_level(struct mem_table *table, phys_addr
  * The level of the largest aligned piece starting at @pa and ending by
  * @last (inclusive, so that a range may end at 2^64).
  */
-static struct mem_table_level *_piece(struct mem_table *table, phys_addr_t pa, phys_addr_t last)
+static struct mem_table_level *_mem_table_piece(struct mem_table *table, phys_addr_t pa, phys_addr_t last)
 {
-	struct mem_table_level *level = _aligned_level(table, pa);
+	struct mem_table_level *level = _mem_table_aligned_level(table, pa);
 
-	while (level->number && last - pa < _span(level) - 1)
+	while (level->number && last - pa < _mem_table_span(level) - 1)
 		level--;
 	return level;
 }
 
 /*
- * The tables that _slot(table, @pa, @target) would make (@store) or that
+ * The tables that _mem_table_slot(table, @pa, @target) would make (@store) or that
  * splitting the leaf above @target would (!@store); sets *@nosplit if a
  * pointer leaf is in the way and there is no ops->split.
  */
-static unsigned int _tables_needed(struct mem_table *table, phys_addr_t pa,
+static unsigned int _mem_table_tables_needed(struct mem_table *table, phys_addr_t pa,
 				   const struct mem_table_level *target, bool store,
 				   bool *nosplit)
 {
 	while (table->level != target) {
-		void *e = table->entries[_index(table->level, pa)];
+		void *e = table->entries[_mem_table_index(table->level, pa)];
 
 		if (mem_table_is_table(e)) {
 			table = TABLE(e);
@@ -768,13 +770,13 @@ static unsigned int _tables_needed(struct mem_table *table, phys_addr_t pa,
 	return 0;
 }
 
-static void _pool_drain(struct pool *pool)
+static void _mem_table_pool_drain(struct pool *pool)
 {
 	while (pool->n)
 		free(pool->tables[--pool->n]);
 }
 
-static int _pool_fill(struct pool *pool, struct mem_table *table, unsigned int n)
+static int _mem_table_pool_fill(struct pool *pool, struct mem_table *table, unsigned int n)
 {
 	size_t size = _mem_table_size(table->level - 1);
 
@@ -785,7 +787,7 @@ static int _pool_fill(struct pool *pool, struct mem_table *table, unsigned int n
 		struct mem_table *t = calloc(1, size);
 
 		if (!t) {
-			_pool_drain(pool);
+			_mem_table_pool_drain(pool);
 			return -ENOMEM;
 		}
 		pool->tables[pool->n++] = t;
@@ -794,10 +796,10 @@ static int _pool_fill(struct pool *pool, struct mem_table *table, unsigned int n
 }
 
 /* Check a range's arguments: [@start, @last], whole pages. */
-static int _check_range(struct mem_table *table, phys_addr_t start, phys_addr_t last)
+static int _mem_table_check_range(struct mem_table *table, phys_addr_t start, phys_addr_t last)
 {
 	phys_addr_t page;
-	int err = _check(table, start, 0, NULL);
+	int err = _mem_table_check(table, start, 0, NULL);
 
 	if (err)
 		return err;
@@ -810,17 +812,18 @@ static int _check_range(struct mem_table *table, phys_addr_t start, phys_addr_t 
 }
 
 /*
- * Split, inside a table made by _split() and not linked yet, the leaf on
+ * Split, inside a table made by _mem_table_split_leaf() and not linked yet, the leaf on
  * the way to @pa down to @target; the leaf it replaces was made by
  * ops->split, so it is released at once. The table stays whole on failure.
  */
-static int _split_inside(struct mem_table *sub, phys_addr_t pa,
+static int _mem_table_split_inside(struct mem_table *sub, phys_addr_t pa,
 			 const struct mem_table_level *target, struct pool *pool)
 {
 	for (;;) {
-		void **slot = &sub->entries[_index(sub->level, pa)];
+		void **slot = &sub->entries[_mem_table_index(sub->level, pa)];
 		struct mem_table *next;
 		void *old = *slot;
+		int err;
 
 		if (mem_table_is_table(old)) {
 			sub = TABLE(old);
@@ -828,11 +831,11 @@ static int _split_inside(struct mem_table *sub, phys_addr_t pa,
 		}
 		if (sub->level <= target)
 			return 0;
-		next = _split(sub->ops, old, sub->level - 1, pa, target, pool);
-		if (!next)
-			return -errno;
+		err = _mem_table_split_leaf(sub->ops, old, sub->level - 1, pa, target, pool, &next);
+		if (err)
+			return err;
 		*slot = ENTRY(next);
-		_release(sub->ops, old);
+		_mem_table_release(sub->ops, old);
 		return 0;
 	}
 }
@@ -847,7 +850,7 @@ static int _split_inside(struct mem_table *sub, phys_addr_t pa,
  * then are the split tables linked, the old leaves released, and the edge
  * paths made and marked changed; none of that can fail.
  */
-static int _prepare_range(struct mem_table *table, phys_addr_t start, phys_addr_t last,
+static int _mem_table_prepare_range(struct mem_table *table, phys_addr_t start, phys_addr_t last,
 			  bool store)
 {
 	struct mem_table_level *edge_level[2], *at;
@@ -865,41 +868,42 @@ static int _prepare_range(struct mem_table *table, phys_addr_t start, phys_addr_
 		return 0;
 	/* The first and the last piece. */
 	edge[0] = start;
-	edge_level[0] = _piece(table, start, last);
-	for (pa = start;; pa += _span(edge_level[1])) {
+	edge_level[0] = _mem_table_piece(table, start, last);
+	for (pa = start;; pa += _mem_table_span(edge_level[1])) {
 		edge[1] = pa;
-		edge_level[1] = _piece(table, pa, last);
-		if (last - pa == _span(edge_level[1]) - 1)
+		edge_level[1] = _mem_table_piece(table, pa, last);
+		if (last - pa == _mem_table_span(edge_level[1]) - 1)
 			break;
 	}
 	for (k = 0; k < 2; k++)
-		n += _tables_needed(table, edge[k], edge_level[k], store, &nosplit);
+		n += _mem_table_tables_needed(table, edge[k], edge_level[k], store, &nosplit);
 	if (nosplit)
 		return -EEXIST;
-	if (_pool_fill(&pool, table, n))
+	if (_mem_table_pool_fill(&pool, table, n))
 		return -ENOMEM;
 
 	/* Every split off to the side: the table does not change. */
 	for (k = 0; k < 2 && !err; k++) {
-		void **slot = _leaf_slot(table, edge[k], &at);
+		void **slot = _mem_table_leaf_slot(table, edge[k], &at);
 
 		if (!slot || at <= edge_level[k])
 			continue;
 		split[k] = true;
 		if (k == 1 && slot == leaf[0]) {
-			err = _split_inside(sub[0], edge[1], edge_level[1], &pool);
+			err = _mem_table_split_inside(sub[0], edge[1], edge_level[1], &pool);
 			continue;
 		}
-		sub[k] = _split(table->ops, *slot, at - 1, edge[k], edge_level[k], &pool);
-		if (!sub[k])
-			err = -errno;
+		err = _mem_table_split_leaf(table->ops, *slot, at - 1, edge[k], edge_level[k], &pool,
+					    &sub[k]);
+		if (err)
+			sub[k] = NULL;
 		leaf[k] = slot;
 	}
 	if (err) {
 		for (k = 0; k < 2; k++)
 			if (sub[k])
-				_destroy(sub[k]);
-		_pool_drain(&pool);
+				_mem_table_destroy(sub[k]);
+		_mem_table_pool_drain(&pool);
 		return err;
 	}
 
@@ -911,15 +915,18 @@ static int _prepare_range(struct mem_table *table, phys_addr_t start, phys_addr_
 			continue;
 		old = *leaf[k];
 		*leaf[k] = ENTRY(sub[k]);
-		_release(table->ops, old);
-		added += (long)_count(sub[k]) - 1;
+		_mem_table_release(table->ops, old);
+		added += (long)_mem_table_count_leaves(sub[k]) - 1;
 	}
 	for (k = 0; k < 2; k++) {
-		if ((store || split[k]) && !_slot(table, edge[k], edge_level[k], &pool, &added))
+		void **slot;
+
+		if ((store || split[k]) &&
+		    _mem_table_slot(table, edge[k], edge_level[k], &pool, &added, &slot))
 			abort(); /* the pool was counted short: a bug, not a state to leave */
 	}
-	_pool_drain(&pool);
-	_count_add(table, added);
+	_mem_table_pool_drain(&pool);
+	_mem_table_count_add(table, added);
 	return 0;
 }
 
@@ -927,11 +934,11 @@ static int _prepare_range(struct mem_table *table, phys_addr_t start, phys_addr_
  * Remove what lies in [@start, @last] under @table (whose first address is
  * @base); the edges were split first. Returns the leaves removed.
  */
-static size_t _erase_range(struct mem_table *table, phys_addr_t base, phys_addr_t start,
+static size_t _mem_table_erase_in(struct mem_table *table, phys_addr_t base, phys_addr_t start,
 			   phys_addr_t last)
 {
 	const struct mem_table_level *level = table->level;
-	phys_addr_t span = _span(level);
+	phys_addr_t span = _mem_table_span(level);
 	unsigned long i = start > base ? (start - base) >> level->shift : 0;
 	size_t n = 0;
 
@@ -947,15 +954,15 @@ static size_t _erase_range(struct mem_table *table, phys_addr_t base, phys_addr_
 			if (mem_table_is_reserved(e)) {
 				/* nothing to release */
 			} else if (IS_LEAF(e)) {
-				_release(table->ops, e);
+				_mem_table_release(table->ops, e);
 				n++;
 			} else {
-				n += _destroy(TABLE(e));
+				n += _mem_table_destroy(TABLE(e));
 			}
 			table->entries[i] = NULL;
 		} else if (mem_table_is_table(e)) {
-			n += _erase_range(TABLE(e), lo, start, last);
-			if (_table_empty(TABLE(e))) {
+			n += _mem_table_erase_in(TABLE(e), lo, start, last);
+			if (_mem_table_empty(TABLE(e))) {
 				free(TABLE(e));
 				table->entries[i] = NULL;
 			}
@@ -966,104 +973,106 @@ static size_t _erase_range(struct mem_table *table, phys_addr_t base, phys_addr_
 	return n;
 }
 
-static long _mem_table_erase_range(struct mem_table *table, phys_addr_t start, phys_addr_t last)
+static long _mem_table_erase_range_last(struct mem_table *table, phys_addr_t start, phys_addr_t last)
 {
 	size_t n;
-	int err = _check_range(table, start, last);
+	int err = _mem_table_check_range(table, start, last);
 
 	if (err)
 		return err;
-	_hint_forget(table);
-	err = _prepare_range(table, start, last, false);
+	_mem_table_hint_forget(table);
+	err = _mem_table_prepare_range(table, start, last, false);
 	if (err)
 		return err;
-	n = _erase_range(table, 0, start, last);
-	_count_add(table, -(long)n);
+	n = _mem_table_erase_in(table, 0, start, last);
+	_mem_table_count_add(table, -(long)n);
 	return (long)n;
 }
 
 long mem_table_erase_range(struct mem_table *table, phys_addr_t start, phys_addr_t end)
 {
-	int err = _check(table, start, 0, NULL);
+	int err = _mem_table_check(table, start, 0, NULL);
 
 	if (err)
 		return err;
 	if (end <= start)
 		return -EINVAL;
-	return _mem_table_erase_range(table, start, end - 1);
+	return _mem_table_erase_range_last(table, start, end - 1);
 }
 
 long mem_table_erase_range_incl(struct mem_table *table, phys_addr_t first, phys_addr_t last)
 {
-	return _mem_table_erase_range(table, first, last);
+	return _mem_table_erase_range_last(table, first, last);
 }
 
-static int _mem_table_store_range(struct mem_table *table, phys_addr_t start, phys_addr_t last,
+static int _mem_table_store_range_last(struct mem_table *table, phys_addr_t start, phys_addr_t last,
 				  void *entry)
 {
 	long delta = 0;
 	phys_addr_t pa;
-	int err = _check_range(table, start, last);
+	int err = _mem_table_check_range(table, start, last);
 
 	if (err)
 		return err;
 	if (!entry || !IS_LEAF(entry) ||
 	    (!mem_table_is_value(entry) && table->ops && table->ops->free))
 		return -EINVAL;
-	_hint_forget(table);
-	err = _prepare_range(table, start, last, true);
+	_mem_table_hint_forget(table);
+	err = _mem_table_prepare_range(table, start, last, true);
 	if (err)
 		return err;
-	/* Every piece's path exists now: _slot() allocates nothing. */
+	/* Every piece's path exists now: _mem_table_slot() allocates nothing. */
 	for (pa = start;;) {
-		struct mem_table_level *level = _piece(table, pa, last);
-		void **slot = _slot(table, pa, level, NULL, &delta);
-		void *prev = *slot;
+		struct mem_table_level *level = _mem_table_piece(table, pa, last);
+		void **slot, *prev;
+
+		_mem_table_slot(table, pa, level, NULL, &delta, &slot);
+		prev = *slot;
 
 		if (prev && !mem_table_is_reserved(prev)) {
 			if (IS_LEAF(prev)) {
-				_release(table->ops, prev);
+				_mem_table_release(table->ops, prev);
 				delta--;
 			} else {
-				delta -= (long)_destroy(TABLE(prev));
+				delta -= (long)_mem_table_destroy(TABLE(prev));
 			}
 		}
 		*slot = entry;
 		delta++;
-		if (last - pa == _span(level) - 1)
+		if (last - pa == _mem_table_span(level) - 1)
 			break;
-		pa += _span(level);
+		pa += _mem_table_span(level);
 	}
 	table->changed = true;
-	_count_add(table, delta);
+	_mem_table_count_add(table, delta);
 	return 0;
 }
 
 int mem_table_store_range(struct mem_table *table, phys_addr_t start, phys_addr_t end,
 			  void *entry)
 {
-	int err = _check(table, start, 0, NULL);
+	int err = _mem_table_check(table, start, 0, NULL);
 
 	if (err)
 		return err;
 	if (end <= start)
 		return -EINVAL;
-	return _mem_table_store_range(table, start, end - 1, entry);
+	return _mem_table_store_range_last(table, start, end - 1, entry);
 }
 
 int mem_table_store_range_incl(struct mem_table *table, phys_addr_t first, phys_addr_t last,
 			       void *entry)
 {
-	return _mem_table_store_range(table, first, last, entry);
+	return _mem_table_store_range_last(table, first, last, entry);
 }
 
 /* ------------------------------------------------------------- walk, next */
 
-static int _walk(struct mem_table *table, phys_addr_t base, phys_addr_t start,
+static int _mem_table_walk(struct mem_table *table, phys_addr_t base, phys_addr_t start,
 		 phys_addr_t last, unsigned int base_level, mem_table_walk_fn fn, void *arg)
 {
 	const struct mem_table_level *level = table->level;
-	phys_addr_t span = _span(level);
+	phys_addr_t span = _mem_table_span(level);
 	unsigned long i = start > base ? (start - base) >> level->shift : 0;
 	int ret;
 
@@ -1078,7 +1087,7 @@ static int _walk(struct mem_table *table, phys_addr_t base, phys_addr_t start,
 		if (IS_LEAF(e))
 			ret = fn(e, lo, base_level + level->number, arg);
 		else
-			ret = _walk(TABLE(e), lo, start, last, base_level, fn, arg);
+			ret = _mem_table_walk(TABLE(e), lo, start, last, base_level, fn, arg);
 		if (ret)
 			return ret;
 	}
@@ -1092,14 +1101,14 @@ int mem_table_walk(struct mem_table *table, phys_addr_t start, phys_addr_t end,
 		return -EINVAL;
 	if (end <= start || !_mem_table_in_range(table, start))
 		return 0;
-	return _walk(table, 0, start, end - 1, _mem_table_geometry(table->level)->base_level,
+	return _mem_table_walk(table, 0, start, end - 1, _mem_table_geometry(table->level)->base_level,
 		     fn, arg);
 }
 
-static void **_next(struct mem_table *table, phys_addr_t base, phys_addr_t from,
+static void **_mem_table_next(struct mem_table *table, phys_addr_t base, phys_addr_t from,
 		    phys_addr_t *pa, struct mem_table_level **level)
 {
-	phys_addr_t span = _span(table->level);
+	phys_addr_t span = _mem_table_span(table->level);
 	unsigned long i = from > base ? (from - base) >> table->level->shift : 0;
 
 	for (; i < table->level->nentries; i++) {
@@ -1113,7 +1122,7 @@ static void **_next(struct mem_table *table, phys_addr_t base, phys_addr_t from,
 			*level = table->level;
 			return slot;
 		}
-		slot = _next(TABLE(*slot), lo, from, pa, level);
+		slot = _mem_table_next(TABLE(*slot), lo, from, pa, level);
 		if (slot)
 			return slot;
 	}
@@ -1126,14 +1135,14 @@ void **mem_table_next(struct mem_table *table, phys_addr_t *pa, unsigned int *le
 	phys_addr_t found;
 	void **slot;
 
-	if (!pa || _check(table, *pa, 0, NULL))
+	if (!pa || _mem_table_check(table, *pa, 0, NULL))
 		return NULL;
-	slot = _next(table, 0, *pa, &found, &l);
+	slot = _mem_table_next(table, 0, *pa, &found, &l);
 	if (!slot)
 		return NULL;
 	*pa = found;
 	if (level)
-		*level = l->number + _mem_table_geometry(l)->base_level;
+		*level = _mem_table_level_number(l);
 	return slot;
 }
 
@@ -1141,10 +1150,10 @@ void **mem_table_next(struct mem_table *table, phys_addr_t *pa, unsigned int *le
  * The last leaf under @table (first address @base) that starts at or before
  * @from, which lies in @table's range.
  */
-static void **_prev(struct mem_table *table, phys_addr_t base, phys_addr_t from,
+static void **_mem_table_prev(struct mem_table *table, phys_addr_t base, phys_addr_t from,
 		    phys_addr_t *pa, struct mem_table_level **level)
 {
-	phys_addr_t span = _span(table->level);
+	phys_addr_t span = _mem_table_span(table->level);
 	unsigned long i = (from - base) >> table->level->shift;
 
 	for (;; i--) {
@@ -1152,7 +1161,7 @@ static void **_prev(struct mem_table *table, phys_addr_t base, phys_addr_t from,
 		void **slot = &table->entries[i];
 
 		if (mem_table_is_table(*slot)) {
-			slot = _prev(TABLE(*slot), lo, from < hi ? from : hi, pa, level);
+			slot = _mem_table_prev(TABLE(*slot), lo, from < hi ? from : hi, pa, level);
 			if (slot)
 				return slot;
 		} else if (*slot && !mem_table_is_reserved(*slot)) {
@@ -1171,14 +1180,14 @@ void **mem_table_prev(struct mem_table *table, phys_addr_t *pa, unsigned int *le
 	phys_addr_t found;
 	void **slot;
 
-	if (!pa || _check(table, *pa, 0, NULL))
+	if (!pa || _mem_table_check(table, *pa, 0, NULL))
 		return NULL;
-	slot = _prev(table, 0, *pa, &found, &l);
+	slot = _mem_table_prev(table, 0, *pa, &found, &l);
 	if (!slot)
 		return NULL;
 	*pa = found;
 	if (level)
-		*level = l->number + _mem_table_geometry(l)->base_level;
+		*level = _mem_table_level_number(l);
 	return slot;
 }
 
@@ -1187,25 +1196,25 @@ int mem_table_next_run(struct mem_table *table, phys_addr_t pa, struct mem_table
 	struct mem_table_level *l;
 	phys_addr_t found;
 	void **slot;
-	int err = run ? _check(table, pa, 0, NULL) : -EINVAL;
+	int err = run ? _mem_table_check(table, pa, 0, NULL) : -EINVAL;
 
 	if (err)
 		return err;
-	slot = _next(table, 0, pa, &found, &l);
+	slot = _mem_table_next(table, 0, pa, &found, &l);
 	if (!slot)
 		return 0;
 	run->slots = slot;
-	run->count = l->nentries - _index(l, found);
+	run->count = l->nentries - _mem_table_index(l, found);
 	run->pa = found;
 	run->shift = l->shift;
-	run->level = l->number + _mem_table_geometry(l)->base_level;
+	run->level = _mem_table_level_number(l);
 	return 1;
 }
 
 /* ------------------------------------------------------------------- clone */
 
 /* Copy @src's entries into @dst; on failure @dst holds what was copied. */
-static int _clone(struct mem_table *dst, const struct mem_table *src)
+static int _mem_table_clone(struct mem_table *dst, const struct mem_table *src)
 {
 	struct mem_table_ops *ops = src->ops;
 	unsigned int i;
@@ -1220,13 +1229,13 @@ static int _clone(struct mem_table *dst, const struct mem_table *src)
 			if (!copy || !IS_LEAF(copy))
 				return -ENOMEM;
 		} else {
-			struct mem_table *sub = _table_new(src->level - 1, ops, NULL);
+			struct mem_table *sub = _mem_table_new(src->level - 1, ops, NULL);
 
 			if (!sub)
 				return -ENOMEM;
 			memcpy(sub, TABLE(e), sizeof(*sub));
 			dst->entries[i] = ENTRY(sub);
-			if (_clone(sub, TABLE(e)))
+			if (_mem_table_clone(sub, TABLE(e)))
 				return -ENOMEM;
 			continue;
 		}
@@ -1240,7 +1249,7 @@ struct mem_table *mem_table_clone(struct mem_table *table)
 	struct mem_table *copy;
 
 	if (!table || !_mem_table_is_root(table) ||
-	    (table->ops && table->ops->free && !table->ops->clone && _has_leaf(table, true))) {
+	    (table->ops && table->ops->free && !table->ops->clone && _mem_table_has_leaf(table, true))) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -1249,8 +1258,8 @@ struct mem_table *mem_table_clone(struct mem_table *table)
 		return NULL;
 	copy->changed = table->changed;
 	*ROOT_INFO(copy) = *ROOT_INFO(table);
-	_hint_forget(copy); /* it points into @table */
-	if (_clone(copy, table)) {
+	_mem_table_hint_forget(copy); /* it points into @table */
+	if (_mem_table_clone(copy, table)) {
 		mem_table_free(copy);
 		errno = ENOMEM;
 		return NULL;
@@ -1265,12 +1274,12 @@ size_t mem_table_count(struct mem_table *table)
 	if (!table || !_mem_table_is_root(table))
 		return 0;
 	/* A mem_table_create() slot may be filled at any time: count them all. */
-	if (_root(table)->created)
-		return _count(table);
-	return _root(table)->leaves;
+	if (_mem_table_root(table)->created)
+		return _mem_table_count_leaves(table);
+	return _mem_table_root(table)->leaves;
 }
 
-static void _stats(const struct mem_table *table, struct mem_table_stats *stats)
+static void _mem_table_stats(const struct mem_table *table, struct mem_table_stats *stats)
 {
 	const struct mem_table_level *level = table->level;
 	unsigned int i;
@@ -1283,7 +1292,7 @@ static void _stats(const struct mem_table *table, struct mem_table_stats *stats)
 		if (!e || mem_table_is_reserved(e))
 			continue;
 		if (!IS_LEAF(e)) {
-			_stats(TABLE(e), stats);
+			_mem_table_stats(TABLE(e), stats);
 			continue;
 		}
 		stats->leaves[level->number]++;
@@ -1299,7 +1308,7 @@ int mem_table_stats(struct mem_table *table, struct mem_table_stats *stats)
 		return -EINVAL;
 	memset(stats, 0, sizeof(*stats));
 	stats->nlevels = _mem_table_geometry(table->level)->nlevels;
-	_stats(table, stats);
+	_mem_table_stats(table, stats);
 	stats->bytes += sizeof(struct mem_table_root);
 	return 0;
 }

@@ -59,6 +59,12 @@ _mem_table_geometry(const struct mem_table_level *level)
 	return container_of(first, const struct mem_table_geometry, levels);
 }
 
+/* The number the API reports for a level: base-relative (PG_LEVEL_4K...). */
+static inline unsigned int _mem_table_level_number(const struct mem_table_level *level)
+{
+	return level->number + _mem_table_geometry(level)->base_level;
+}
+
 static inline bool _mem_table_is_root(const struct mem_table *table)
 {
 	return table->level->number == _mem_table_geometry(table->level)->nlevels - 1;
