@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Included by the top Makefile: the benchmarks.
+
+# ------------------------------------------------------------- benchmarks ---
+#
+# Timing lives here, never in tests. make bench installs JudyL (a benchmark-
+# only dependency, through make deps) and runs the C benchmark; make bench-swift the Swift one
+# (a package of its own, so that the library keeps no dependencies).
+
+BENCH_N    ?= 1048576
+BENCH_RUNS ?= 5
+
+$(B)/bench: Benchmarks/bench.c Benchmarks/bench.h $(STATIC) $(HEADERS) | $(B)
+	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/bench.c $(STATIC) -lJudy -lbsd
+
+bench:
+	$(MAKE) deps DEPS_EXTRA=libjudy-dev
+	$(MAKE) lib $(B)/bench
+	$(B)/bench $(BENCH_N) $(BENCH_RUNS)
+
+bench-swift:
+	cd Benchmarks/swift && swift build -c release && ./.build/release/memtable-bench $(BENCH_N) $(BENCH_RUNS)
+
+# What shorter walks would do for dependent lookups (Benchmarks/README.md).
+$(B)/bench-latency: Benchmarks/latency.c Benchmarks/bench.h $(STATIC) $(HEADERS) | $(B)
+	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/latency.c $(STATIC)
+
+bench-latency: lib $(B)/bench-latency
+	$(B)/bench-latency $(BENCH_N) $(if $(filter command line,$(origin BENCH_RUNS)),$(BENCH_RUNS),9)
+
