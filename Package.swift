@@ -16,6 +16,10 @@ let package = Package(
         .library(name: "CMemTable", targets: ["CMemTable"]),
         .executable(name: "memtable", targets: ["memtable"]),
     ],
+    dependencies: [
+        // The command-line tool's only dependency; the library products have none.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
     targets: [
         // The C sources are in Sources/CMemTable, the public headers (and
         // the module map) in include/ at the top, where `make install` takes
@@ -42,7 +46,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "memtable",
-            dependencies: ["MemTable", "MemTableScan"]
+            dependencies: [
+                "MemTable", "MemTableScan",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .executableTarget(
             name: "memtable-trace",

@@ -27,6 +27,7 @@ struct pm_scan_arg {
 
 #define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
 #define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
 
 long procfs_present_regions(int fd, uint64_t start, uint64_t end, struct procfs_region *out,
 			    size_t n, uint64_t *walk_end)
@@ -37,8 +38,8 @@ long procfs_present_regions(int fd, uint64_t start, uint64_t end, struct procfs_
 		.end = end,
 		.vec = (uint64_t)(uintptr_t)out,
 		.vec_len = n,
-		.category_mask = PAGE_IS_PRESENT,
-		.return_mask = PAGE_IS_PRESENT,
+		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 	};
 	long r = ioctl(fd, PAGEMAP_SCAN, &arg);
 

@@ -104,12 +104,25 @@ func parseMaps(_ bytes: [UInt8]) -> [Mapping] {
     return mappings
 }
 
-/// One page of a pagemap: present or swapped, and the frame (0 when hidden).
+/// One page of a pagemap (Documentation/admin-guide/mm/pagemap.rst):
+/// present or swapped, the frame (0 when hidden), and how it is mapped.
 struct PagemapEntry {
     let raw: UInt64
+    /// Bit 63: in memory.
     var present: Bool { raw >> 63 == 1 }
+    /// Bit 62: swapped out.
     var swapped: Bool { (raw >> 62) & 1 == 1 }
+    /// Bit 61: a file page or shared anonymous memory (not private anonymous).
+    var fileOrShared: Bool { (raw >> 61) & 1 == 1 }
+    /// Bit 56: mapped by this mapping only (page_mapcount() == 1).
+    var exclusive: Bool { (raw >> 56) & 1 == 1 }
+    /// Bits 0-54: the page frame number (0 without CAP_SYS_ADMIN).
     var pfn: UInt64 { raw & ((1 << 55) - 1) }
+    /// Whether a write through a private writable mapping lands in this
+    /// frame: only for private anonymous memory mapped here alone. Any other
+    /// frame (a file's page, a copy-on-write page shared after fork, the
+    /// zero page) is copied to a new frame by the write.
+    var privateWriteLandsHere: Bool { exclusive && !fileOrShared }
 }
 
 /// An open /proc/PID/pagemap.
@@ -128,8 +141,11 @@ final class Pagemap {
     deinit { close(fd) }
 
     /// Calls `body` with the virtual address and entry of every page of
-    /// [start, end) that is present or swapped. With PAGEMAP_SCAN only the
-    /// present runs are read, so that huge sparse mappings cost nothing.
+    /// [start, end) that is present or swapped. With PAGEMAP_SCAN only those
+    /// runs are read, so that huge sparse mappings cost nothing.
+    ///
+    /// - Throws: ``ProcError/exited`` if the process went away (its pagemap
+    ///   then reads as empty: a short read means the same).
     func forEachPage(_ start: UInt64, _ end: UInt64, _ body: (UInt64, PagemapEntry) -> Void) throws(ProcError) {
         if canScan {
             var cursor = start
@@ -167,7 +183,9 @@ final class Pagemap {
                 if errno == EINTR { continue }
                 throw ProcError(errno: errno)
             }
-            if got == 0 { break }
+            // The pagemap covers the whole address space: nothing to read
+            // inside a mapping means the process's memory is gone.
+            if got == 0 { throw .exited }
             let entries = got / 8
             for i in 0..<entries {
                 let e = PagemapEntry(raw: buffer[i])
@@ -176,6 +194,28 @@ final class Pagemap {
             va += UInt64(entries) << 12
         }
     }
+}
+
+/// What /proc/PID/stat says of a process: its state and whether it is a
+/// kernel thread.
+struct ProcessState {
+    /// The state letter: R, S, D, Z (zombie), ...
+    var state: Character
+    /// PF_KTHREAD in the flags.
+    var kernelThread: Bool
+}
+
+/// Reads /proc/PID/stat (the command may hold spaces and parentheses: the
+/// fields start after its last ')').
+func processState(_ pid: Int32) throws(ProcError) -> ProcessState {
+    let bytes = try readFile("/proc/\(pid)/stat")
+    guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { throw .other(EINVAL) }
+    let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
+    // After the command: state (3), ppid, pgrp, session, tty_nr, tpgid, flags (9).
+    guard fields.count > 6, let state = fields[0].first,
+          let flags = UInt64(String(decoding: fields[6], as: UTF8.self))
+    else { throw .other(EINVAL) }
+    return ProcessState(state: Character(UnicodeScalar(state)), kernelThread: flags & 0x0020_0000 != 0)
 }
 
 /// The process ids in /proc, ascending.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * What memtable scan needs of Linux that Swift's Glibc module lacks:
- * PAGEMAP_SCAN (Linux 6.7), to find the present pages of a mapping without
+ * PAGEMAP_SCAN (Linux 6.7), to find the present and swapped pages of a mapping without
  * reading its whole pagemap, and memfd_create for the tests.
  */
 #ifndef MEMTABLE_PROCFS_H
@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A run of present pages: [start, end), virtual addresses. */
+/* A run of present or swapped pages: [start, end), virtual addresses. */
 struct procfs_region {
 	uint64_t start;
 	uint64_t end;
@@ -18,8 +18,8 @@ struct procfs_region {
 };
 
 /*
- * Fill @out with up to @n runs of present pages of [@start, @end) in the
- * pagemap @fd; *@walk_end is where the walk stopped (@end when done).
+ * Fill @out with up to @n runs of present or swapped pages of [@start, @end)
+ * in the pagemap @fd; *@walk_end is where the walk stopped (@end when done).
  * Returns the number of runs, or -errno (-ENOTTY, -EINVAL: no PAGEMAP_SCAN).
  */
 long procfs_present_regions(int fd, uint64_t start, uint64_t end, struct procfs_region *out,

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// memtable scan: the counters of every page, a report for a person or a
+// JSON object for a program.
+
+import ArgumentParser
+import MemTable
+import MemTableScan
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ScanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Count, per physical page, the mappings that grant read, write and execute.",
+        discussion: """
+            Reads /proc/PID/maps and /proc/PID/pagemap of every process (or of those given) \
+            and keeps, per physical page, how many mappings grant read, write and execute and \
+            how many processes map it. Write counts only where a write would land in the \
+            page's frame (a shared writable mapping, or private anonymous memory mapped there \
+            alone); --declared counts every writable mapping. Reports the W^X aliases (pages \
+            writable through one mapping and executable through another), the permissions \
+            each page needs, and what the table costs. Physical frames need root; --virtual \
+            counts each process's virtual pages instead.
+
+            Exit status: 0; 1 if nothing could be read or the report could not be written; \
+            2 for a usage error; 3 with --fail-on-wx when a W^X alias was found.
+            """)
+
+    @Option(name: .customLong("pid"), help: ArgumentHelp("Scan this process (repeatable); all processes otherwise.",
+                                                          valueName: "pid"),
+            transform: processID)
+    var pids: [Int32] = []
+
+    @Flag(help: "Print one JSON object on standard output (the schema is in README.md).")
+    var json = false
+
+    @Flag(help: "With --json: the counters of every page (\"page_counters\").")
+    var pages = false
+
+    @Flag(help: "Count the virtual pages of each process (no privilege needed).")
+    var virtual = false
+
+    @Flag(help: "Count write as each mapping declares it, not only where a write would land in the frame.")
+    var declared = false
+
+    @Flag(name: .customLong("fail-on-wx"), help: "Exit with status 3 if any W^X alias is found (for CI gates).")
+    var failOnWX = false
+
+    @Option(name: .customLong("allow-wx"),
+            help: ArgumentHelp("A command (as /proc/PID/comm names it) that aliases on purpose, a JIT runtime say: "
+                               + "aliases reached only through its processes are allowed (repeatable).",
+                               valueName: "comm"))
+    var allowWX: [String] = []
+
+    func run() throws {
+        var options = ScanOptions(pids: pids.isEmpty ? nil : pids, virtual: virtual, declared: declared,
+                                  allowWX: Set(allowWX))
+        options.progress = !json && isatty(2) == 1 && pids.count != 1
+        let result = scan(options)
+        for failure in result.failures {
+            standardError("memtable: " + (failure.reason == "exited during the scan"
+                ? "no such process: \(failure.pid)\n" : "cannot read process \(failure.pid): \(failure.reason)\n"))
+        }
+        if result.processes == 0 {
+            var message = "memtable: no process could be read"
+            if geteuid() != 0 && !virtual && result.unreadable["permission denied"] != nil {
+                message += ": other users' processes need root (run as root), or use --virtual"
+            }
+            standardError(message + "\n")
+            throw ExitCode(1)
+        }
+        if !virtual && result.presentPages > 0 && result.hiddenFrames == result.presentPages {
+            standardError("memtable: every page frame number read as zero: reading physical frames from "
+                + "/proc/PID/pagemap needs CAP_SYS_ADMIN (run as root), or use --virtual to count virtual pages\n")
+            throw ExitCode(1)
+        }
+        let report = ScanReport(result, summary: heki(result), pages: pages)
+        if json {
+            output(try report.json())
+        } else {
+            report.print(result)
+        }
+        if failOnWX && !result.wxPages.isEmpty { throw ExitCode(3) }
+    }
+}
