@@ -669,6 +669,31 @@ MEM_TABLE_API int mem_table_walk(struct mem_table *table, phys_addr_t start, phy
 				 mem_table_walk_fn fn, void *arg);
 
 /**
+ * mem_table_walk_changed() - Visit the leaves of the changed tables; clear the marks.
+ * @table: The table.
+ * @fn: Called for each leaf of a changed table, in ascending address order.
+ * @arg: Passed to @fn.
+ *
+ * The RFC sets a table's @changed whenever a create touches it and never
+ * reads it: it is there so that a consumer (Heki) sends the hypervisor only
+ * what changed. Every operation here keeps it: a store, a replacement, an
+ * erase, a split, a merge or a range marks every table on the path to what
+ * it changed, and a table made new is marked. This walk goes down only into
+ * marked tables, calls @fn for every leaf of each (a mark is per table: the
+ * leaves beside the changed one are visited too), skips unmarked subtables
+ * whole, and clears each table's mark once it has visited all of it.
+ * Removed leaves are gone and are not visited: the consumer finds them by
+ * what it knew of the table's range before (the Heki counters of `memtable
+ * watch` do so by storing zeros and erasing them after the walk).
+ *
+ * Context: Does not allocate. The cost is proportional to the marked
+ * tables (each scanned once), not to the table.
+ * Return: 0, or the first non-zero value @fn returned (the marks of tables
+ * not wholly visited stay set); -EINVAL for a NULL table or @fn.
+ */
+MEM_TABLE_API int mem_table_walk_changed(struct mem_table *table, mem_table_walk_fn fn, void *arg);
+
+/**
  * mem_table_next() - The first leaf at or after an address.
  * @table: The table.
  * @pa: In: where to start. Out: the first address of the leaf found.

@@ -29,3 +29,10 @@ $(B)/bench-latency: Benchmarks/latency.c Benchmarks/bench.h $(STATIC) $(HEADERS)
 bench-latency: lib $(B)/bench-latency
 	$(B)/bench-latency $(BENCH_N) $(if $(filter command line,$(origin BENCH_RUNS)),$(BENCH_RUNS),9)
 
+
+# The changed walk against a walk of everything, 1% of the pages changed.
+$(B)/bench-changed: Benchmarks/changed.c Benchmarks/bench.h $(STATIC) $(HEADERS) | $(B)
+	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/changed.c $(STATIC)
+
+bench-changed: lib $(B)/bench-changed
+	$(B)/bench-changed $(BENCH_N) 9 1

@@ -351,6 +351,8 @@ static int _mem_table_slot(struct mem_table *table, phys_addr_t pa,
 	int err;
 
 	if (level == target) {
+		/* The caller changes this slot: its table changed, as on the path. */
+		table->changed = true;
 		*out = &entries[i];
 		return 0;
 	}
@@ -380,6 +382,23 @@ static int _mem_table_slot(struct mem_table *table, phys_addr_t pa,
 	if (!err)
 		table->changed = true;
 	return err;
+}
+
+/* Mark changed the tables from the root down to the one holding @target's slot. */
+static void _mem_table_mark_path(struct mem_table *table, phys_addr_t pa,
+				 const struct mem_table_level *target)
+{
+	for (;;) {
+		void *e;
+
+		table->changed = true;
+		if (table->level == target)
+			return;
+		e = table->entries[_mem_table_index(table->level, pa)];
+		if (!mem_table_is_table(e))
+			return;
+		table = TABLE(e);
+	}
 }
 
 /* The slot of @target's level covering @pa if the path exists, else NULL. */
@@ -612,6 +631,8 @@ static void *_mem_table_erase(struct mem_table *table, phys_addr_t pa, unsigned 
 		*slot = NULL;
 		*level = table->level->number;
 		*emptied = _mem_table_empty(table);
+		if (!mem_table_is_reserved(e) && !*emptied)
+			table->changed = true;
 		return mem_table_is_reserved(e) ? NULL : e;
 	}
 	leaf = _mem_table_erase(TABLE(e), pa, level, &child_emptied);
@@ -620,6 +641,9 @@ static void *_mem_table_erase(struct mem_table *table, phys_addr_t pa, unsigned 
 		*slot = NULL;
 		*emptied = _mem_table_empty(table);
 	}
+	/* The tables that stay on the path changed (mem_table_walk_changed()). */
+	if (leaf && !*emptied)
+		table->changed = true;
 	return leaf;
 }
 
@@ -708,7 +732,7 @@ int mem_table_merge(struct mem_table *table, phys_addr_t pa, unsigned int level)
 	}
 	*slot = merged;
 	free(child);
-	table->changed = true;
+	_mem_table_mark_path(table, pa, target);
 	_mem_table_count_add(table, 1 - (long)n);
 	return 0;
 }
@@ -1103,6 +1127,44 @@ int mem_table_walk(struct mem_table *table, phys_addr_t start, phys_addr_t end,
 		return 0;
 	return _mem_table_walk(table, 0, start, end - 1, _mem_table_geometry(table->level)->base_level,
 		     fn, arg);
+}
+
+/*
+ * The leaves of @table (first address @base), which is marked changed, and
+ * of its changed subtables; @table's mark is cleared once all of that was
+ * visited, so a walk that @fn stops leaves it set.
+ */
+static int _mem_table_walk_changed(struct mem_table *table, phys_addr_t base,
+				   unsigned int base_level, mem_table_walk_fn fn, void *arg)
+{
+	const struct mem_table_level *level = table->level;
+	phys_addr_t span = _mem_table_span(level);
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < level->nentries && !ret; i++) {
+		void *e = table->entries[i];
+
+		if (!e || mem_table_is_reserved(e))
+			continue;
+		if (IS_LEAF(e))
+			ret = fn(e, base + i * span, base_level + level->number, arg);
+		else if (((struct mem_table *)TABLE(e))->changed)
+			ret = _mem_table_walk_changed(TABLE(e), base + i * span, base_level, fn, arg);
+	}
+	if (!ret)
+		table->changed = false;
+	return ret;
+}
+
+int mem_table_walk_changed(struct mem_table *table, mem_table_walk_fn fn, void *arg)
+{
+	if (!table || !fn || !_mem_table_is_root(table))
+		return -EINVAL;
+	if (!table->changed)
+		return 0;
+	return _mem_table_walk_changed(table, 0, _mem_table_geometry(table->level)->base_level,
+				       fn, arg);
 }
 
 static void **_mem_table_next(struct mem_table *table, phys_addr_t base, phys_addr_t from,

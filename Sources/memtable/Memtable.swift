@@ -20,7 +20,7 @@ struct Memtable: ParsableCommand {
             Linux RFC "Memory Table", kept in a MemTable.
             """,
         version: "memtable 0.1.0",
-        subcommands: [ScanCommand.self])
+        subcommands: [ScanCommand.self, WatchCommand.self])
 
     /// Usage errors go to standard error with status 2, as the tools of
     /// this field do (ArgumentParser's own is 64); --help and --version to

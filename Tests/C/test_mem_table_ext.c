@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -790,6 +791,62 @@ static void check_prev(void)
 	check_clean();
 }
 
+static int count_leaf(void *entry, phys_addr_t pa, unsigned int level, void *arg)
+{
+	(void)entry, (void)pa, (void)level;
+	return ++*(long *)arg > 0 && *(long *)arg == LONG_MAX; /* count; never stop */
+}
+
+static int stop_at_first(void *entry, phys_addr_t pa, unsigned int level, void *arg)
+{
+	(void)entry, (void)pa, (void)level, (void)arg;
+	return 7;
+}
+
+/* The changed walk visits the leaves of the marked tables only. */
+static void check_walk_changed(void)
+{
+	struct mem_table *t = mem_table_alloc_geometry(x86, &full_ops);
+	phys_addr_t pa;
+	long n = 0;
+
+	for (pa = 0; pa < 4 * 2 * MiB; pa += 4096)
+		CHECK(mem_table_store(t, pa, PG_LEVEL_4K, V(1), NULL) == 0);
+	CHECK(mem_table_walk_changed(t, count_leaf, &n) == 0 && n == 2048);
+	n = 0;
+	CHECK(mem_table_walk_changed(t, count_leaf, &n) == 0 && n == 0);
+	/* One page of the third leaf table: that table's 512 leaves. */
+	CHECK(mem_table_store(t, 2 * 2 * MiB + 5 * 4096, PG_LEVEL_4K, V(2), NULL) == 0);
+	CHECK(mem_table_walk_changed(t, count_leaf, &n) == 0 && n == 512);
+	/* An erase marks the tables left on its path: 511 leaves. */
+	CHECK(mem_table_erase(t, 3 * 2 * MiB, NULL) == V(1));
+	n = 0;
+	CHECK(mem_table_walk_changed(t, count_leaf, &n) == 0 && n == 511);
+	/* A walk that stops keeps the marks. */
+	CHECK(mem_table_store(t, 4096, PG_LEVEL_4K, V(3), NULL) == 0);
+	CHECK(mem_table_walk_changed(t, stop_at_first, NULL) == 7);
+	n = 0;
+	CHECK(mem_table_walk_changed(t, count_leaf, &n) == 0 && n == 512);
+	/* A merge marks its path: the 2 MiB leaf beside three tables. */
+	CHECK(mem_table_store_range(t, 0, 2 * MiB, V(4)) == 0);
+	n = 0;
+	CHECK(mem_table_walk_changed(t, count_leaf, &n) == 0 && n == 1);
+	CHECK(mem_table_split(t, 0, PG_LEVEL_4K) == 0);
+	n = 0;
+	CHECK(mem_table_walk_changed(t, count_leaf, &n) == 0 && n == 512);
+	CHECK(mem_table_merge(t, 0, PG_LEVEL_2M) == 0);
+	n = 0;
+	CHECK(mem_table_walk_changed(t, count_leaf, &n) == 0 && n == 1);
+	/* An erased range: the tables it leaves, nothing else (510 pages, and
+	 * the 2 MiB leaf beside them in the marked table above). */
+	CHECK(mem_table_erase_range(t, 2 * MiB, 2 * MiB + 8192) == 2);
+	n = 0;
+	CHECK(mem_table_walk_changed(t, count_leaf, &n) == 0 && n == 511);
+	CHECK(mem_table_walk_changed(NULL, count_leaf, &n) == -EINVAL);
+	mem_table_free(t);
+	check_clean();
+}
+
 /* Ranges that reach the top of a 64-bit geometry, by their last address. */
 static void check_ranges_top(void)
 {
@@ -1339,6 +1396,7 @@ int main(int argc, char **argv)
 	check_ranges();
 	check_refusing_split();
 	check_prev();
+	check_walk_changed();
 	check_ranges_top();
 	check_count_create();
 

@@ -218,3 +218,24 @@ struct GeometryEdgeTests {
         }
     }
 }
+
+@Suite("What changed: the RFC's changed flag")
+struct ChangedTests {
+    @Test func onlyTheMarkedTablesComeBack() throws {
+        var t = MemTable<Int>()
+        for page in 0..<UInt64(2048) { t[PhysicalAddress(page << 12)] = 1 }
+        #expect(t.takeChangedEntries().count == 2048)
+        #expect(t.takeChangedEntries().isEmpty)
+        t[PhysicalAddress(1029 << 12)] = 2  // the third table of pages
+        let changed = t.takeChangedEntries()
+        #expect(changed.count == 512 && changed.first?.addresses.lowerBound == PhysicalAddress(1024 << 12))
+        #expect(changed.contains { $0.value == 2 })
+        t[PhysicalAddress(1536 << 12)] = nil
+        #expect(t.takeChangedEntries().count == 511)
+        // A copy takes its own changes; the original keeps its marks.
+        t[0] = 3
+        var copy = t
+        #expect(copy.takeChangedEntries().count == 512 && copy.takeChangedEntries().isEmpty)
+        #expect(t.takeChangedEntries().count == 512)
+    }
+}

@@ -253,6 +253,72 @@ struct ToolTests {
         #expect(!json.out.contains("\u{1b}") && json.out.contains("evil\\u001b[31mname"))
     }
 
+    @Test func watchSeesAnAliasComeAndGo() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = ["watch", "--pid", "\(getpid())", "--interval", "0.5", "--count", "3", "--json"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        var buffer = Data()
+        func line() throws -> [String: Any] {
+            while !buffer.contains(UInt8(ascii: "\n")) {
+                let chunk = out.fileHandleForReading.availableData
+                guard !chunk.isEmpty else { break }
+                buffer.append(chunk)
+            }
+            let end = try #require(buffer.firstIndex(of: UInt8(ascii: "\n")))
+            let text = buffer[..<end]
+            buffer.removeSubrange(...end)
+            return try #require(JSONSerialization.jsonObject(with: text) as? [String: Any])
+        }
+        let first = try line()
+        #expect(first["round"] as? Int == 1 && (first["changed"] as? [Any])?.isEmpty == false)
+        // An alias between round 1 and round 2.
+        let fd = makeMemfd("memtable-watch")
+        try #require(fd >= 0)
+        defer { close(fd) }
+        try #require(ftruncate(fd, 4096) == 0)
+        let rw = try #require(mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0))
+        var rx = try #require(mmap(nil, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0))
+        rw.storeBytes(of: 1, as: UInt8.self)
+        #expect(rx.load(as: UInt8.self) == 1)
+        let pfn = try #require(frame(of: rw))
+        let second = try line()
+        #expect(second["round"] as? Int == 2)
+        #expect((second["added_wx_pfns"] as? [UInt64])?.contains(pfn) == true)
+        #expect((second["wx_pfns"] as? [UInt64])?.contains(pfn) == true)
+        let changed2 = (second["changed"] as? [[String: Any]]) ?? []
+        #expect(changed2.contains { $0["pfn"] as? UInt64 == pfn && $0["w"] as? Int == 1 && $0["x"] as? Int == 1 })
+        // Gone by round 3: removed, and its counters zero (no longer mapped).
+        munmap(rx, 4096)
+        munmap(rw, 4096)
+        rx = rw
+        let third = try line()
+        #expect(third["round"] as? Int == 3)
+        #expect((third["removed_wx_pfns"] as? [UInt64])?.contains(pfn) == true)
+        let changed3 = (third["changed"] as? [[String: Any]]) ?? []
+        #expect(changed3.contains { $0["pfn"] as? UInt64 == pfn && $0["r"] as? Int == 0 && $0["procs"] as? Int == 0 })
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+    }
+
+    @Test func watchEndsCleanlyOnControlC() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = ["watch", "--pid", "\(getpid())", "--interval", "0.2", "--json"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        usleep(700_000)
+        kill(p.processIdentifier, SIGINT)
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        #expect(!lines.isEmpty && lines.allSatisfy { $0.hasPrefix("{") && $0.hasSuffix("}") })
+    }
+
     @Test func aFullDiskIsAnError() throws {
         let full = try runTool(["scan", "--pid", "\(getpid())"], stdout: "/dev/full")
         #expect(full.status == 1 && full.err.contains("cannot write the report"))

@@ -11,6 +11,11 @@ internal import Glibc
 internal import Musl
 #endif
 
+/// Where the C changed walk's callback puts what it finds (its context).
+final class ChangeCollector {
+    var found: [(entry: UInt, start: UInt64, level: UInt32)] = []
+}
+
 @usableFromInline
 final class Storage<Value> {
     let table: UnsafeMutablePointer<mem_table>
@@ -347,6 +352,23 @@ final class Storage<Value> {
             _ = try store(value, at: address, level: .pte)
         } catch {
             preconditionFailure("MemTable: \(error)")
+        }
+    }
+
+    // MARK: Changes
+
+    /// The raw entries of the tables marked changed, with their first
+    /// address and level, clearing the marks (`mem_table_walk_changed`).
+    func takeChanged() -> [(start: UInt64, level: PageLevel, value: Value)] {
+        let collector = ChangeCollector()
+        let arg = Unmanaged.passUnretained(collector).toOpaque()
+        _ = mem_table_walk_changed(table, { entry, pa, level, arg in
+            let collector = Unmanaged<ChangeCollector>.fromOpaque(arg!).takeUnretainedValue()
+            collector.found.append((UInt(bitPattern: entry), pa, level))
+            return 0
+        }, arg)
+        return collector.found.map { e in
+            (e.start, level(e.level), Codec<Value>.decode(UnsafeMutableRawPointer(bitPattern: e.entry)!))
         }
     }
 
