@@ -51,7 +51,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
         check-c-all check-c check-small check-sanitize check-valgrind check-rfc check-install \
         check-headers check-readme swift-build check-swift check-consumer check-docs \
         check-traces check-diff check-fault check-fuzz fuzz check-swift-sanitize check-swift-valgrind \
-        bench bench-swift bench-latency bench-changed
+        bench bench-swift bench-latency bench-changed bench-scan
 
 all: lib
 

@@ -36,3 +36,16 @@ $(B)/bench-changed: Benchmarks/changed.c Benchmarks/bench.h $(STATIC) $(HEADERS)
 
 bench-changed: lib $(B)/bench-changed
 	$(B)/bench-changed $(BENCH_N) 9 1
+
+# memtable scan against a minimal reader of the same maps and pagemaps, the
+# whole machine and processes of 1, 2 and 4 GiB (normal and THP); as root.
+$(B)/scan-reader: Benchmarks/scan/reader.c | $(B)
+	$(CC) $(STD) $(WARNINGS) -O2 -o $@ $<
+
+$(B)/scan-toucher: Benchmarks/scan/toucher.c | $(B)
+	$(CC) $(STD) $(WARNINGS) -O2 -o $@ $<
+
+bench-scan: $(B)/scan-reader $(B)/scan-toucher
+	swift build -c release --product memtable
+	python3 Benchmarks/scan/bench_scan.py .build/release/memtable $(B)/scan-reader $(B)/scan-toucher \
+	    $(if $(filter command line,$(origin BENCH_RUNS)),$(BENCH_RUNS),5)

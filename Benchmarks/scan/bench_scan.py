@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""memtable scan against just reading the same maps and pagemaps (reader.c),
+side by side: the whole machine, and one process with 1, 2 and 4 GiB touched,
+normal and transparent huge pages. Medians of interleaved runs; the scan's
+maximum RSS against 16 MiB + 12 bytes per distinct page.
+
+    bench_scan.py MEMTABLE READER TOUCHER [RUNS]
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+memtable, reader, toucher = sys.argv[1:4]
+runs = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+
+
+def timed(cmd):
+    """Seconds and maximum RSS (bytes) of one run of cmd."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = p.stdout.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    elapsed = time.perf_counter() - t0
+    if status != 0:
+        sys.exit(f"bench-scan: {' '.join(cmd)} failed ({status})")
+    return elapsed, usage.ru_maxrss * 1024, out
+
+
+def case(name, pids):
+    args = [a for pid in pids for a in ("--pid", str(pid))]
+    scan_t, read_t, rss = [], [], []
+    pages = 0
+    for _ in range(runs):
+        t, _, _ = timed([reader] + [str(p) for p in pids])
+        read_t.append(t)
+        t, m, out = timed([memtable, "scan", "--json"] + args)
+        scan_t.append(t)
+        rss.append(m)
+        pages = json.loads(out)["pages"]
+    s, r = statistics.median(scan_t), statistics.median(read_t)
+    budget = 16 * 2**20 + 12 * pages
+    print(f"{name:28} {pages:>9} {r * 1e3:>10.1f} {s * 1e3:>10.1f} {s / r:>7.2f}x"
+          f" {max(rss) / 2**20:>8.1f} {budget / 2**20:>8.1f}")
+
+
+print(f"memtable scan against reading the same maps and pagemaps: medians of {runs} interleaved runs")
+print(f"{'case':28} {'pages':>9} {'read ms':>10} {'scan ms':>10} {'ratio':>8} {'RSS MiB':>8} {'budget':>8}")
+case("whole machine", [])
+for size in (1024, 2048, 4096):
+    for mode in ("normal", "thp"):
+        p = subprocess.Popen([toucher, str(size), mode], stdout=subprocess.PIPE)
+        pid = int(p.stdout.readline())
+        try:
+            case(f"{size // 1024} GiB touched, {mode}", [pid])
+        finally:
+            p.kill()
+            p.wait()
