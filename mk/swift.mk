@@ -38,7 +38,8 @@ check-swift: swift-build
 # The Swift tests under AddressSanitizer and ThreadSanitizer, and the Swift
 # replay under valgrind, each in a build folder of its own.
 check-swift-sanitize:
-	swift test --scratch-path .build/asan --sanitize=address --disable-xctest
+	LSAN_OPTIONS=suppressions=$(abspath Tests/lsan-suppressions.txt) \
+	    swift test --scratch-path .build/asan --sanitize=address --disable-xctest
 	swift test --scratch-path .build/tsan --sanitize=thread --disable-xctest --filter Concurrency
 
 check-swift-valgrind: $(SWIFT_TRACE)

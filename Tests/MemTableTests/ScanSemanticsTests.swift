@@ -62,17 +62,19 @@ let tool: String = {
 /// Runs the tool; its status, standard output and standard error.
 func runTool(_ arguments: [String], stdout path: String? = nil) throws -> (status: Int32, out: String, err: String) {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: tool)
-    p.arguments = arguments
-    let out = Pipe(), err = Pipe()
     if let path {
-        p.standardOutput = FileHandle(forWritingAtPath: path)
+        // Redirected by a shell (a FileHandle given to Process leaks under ASan).
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "exec \"$0\" \"$@\" > \(path)", tool] + arguments
     } else {
-        p.standardOutput = out
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = arguments
     }
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
     p.standardError = err
     try p.run()
-    let o = path == nil ? out.fileHandleForReading.readDataToEndOfFile() : Data()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
