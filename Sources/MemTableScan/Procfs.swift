@@ -147,27 +147,30 @@ final class Pagemap {
     /// - Throws: ``ProcError/exited`` if the process went away (its pagemap
     ///   then reads as empty: a short read means the same).
     func forEachPage(_ start: UInt64, _ end: UInt64, _ body: (UInt64, PagemapEntry) -> Void) throws(ProcError) {
+        // Every page at most once: what was read lies below `done`, whatever
+        // the regions say and however the scan ends.
+        var done = start
         if canScan {
-            var cursor = start
-            while cursor < end {
+            while done < end {
                 var walkEnd: UInt64 = 0
                 let n = regions.withUnsafeMutableBufferPointer {
-                    procfs_present_regions(fd, cursor, end, $0.baseAddress, $0.count, &walkEnd)
+                    procfs_present_regions(fd, done, end, $0.baseAddress, $0.count, &walkEnd)
                 }
                 if n == -Int(ENOTTY) || n == -Int(EINVAL) || n == -Int(EOPNOTSUPP) {
                     canScan = false
                     break
                 }
                 if n < 0 { throw ProcError(errno: Int32(-n)) }
-                for i in 0..<n {
-                    try read(regions[i].start, regions[i].end, body)
+                for i in 0..<n where regions[i].end > done {
+                    try read(max(regions[i].start, done), min(regions[i].end, end), body)
+                    done = min(regions[i].end, end)
                 }
-                guard walkEnd > cursor else { break }
-                cursor = walkEnd
+                guard walkEnd > done else { return }
+                done = walkEnd
             }
             if canScan { return }
         }
-        try read(start, end, body)
+        try read(done, end, body)
     }
 
     /// Reads the pagemap of [start, end) in chunks.

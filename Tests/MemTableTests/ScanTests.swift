@@ -82,7 +82,8 @@ struct ScanTests {
 
     @Test func virtualModeCountsEachProcessPages() throws {
         let result = scan(ScanOptions(pids: [getpid()], virtual: true))
-        #expect(result.processes == 1 && result.counters.count == result.presentPages)
+        #expect(result.processes == 1 && result.counters.count == result.presentPages,
+                "\(result.counters.count) pages in the table, \(result.presentPages) present")
         #expect(result.counters.allSatisfy { $0.value.procs == 1 })
     }
 
