@@ -4,6 +4,7 @@
 // machine, from /proc/PID/maps and /proc/PID/pagemap, kept in a MemTable.
 
 import ArgumentParser
+import MemTableScan
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,6 +41,35 @@ struct Memtable: ParsableCommand {
             exit(withError: error)
         }
         finishOutput()
+    }
+}
+
+/// What `scan` and `watch` both take: which processes, how to count, what
+/// to do about W^X aliases.
+struct CountingOptions: ParsableArguments {
+    @Option(name: .customLong("pid"),
+            help: ArgumentHelp("A process to count (repeatable); all processes otherwise.", valueName: "pid"),
+            transform: processID)
+    var pids: [Int32] = []
+
+    @Flag(help: "Count the virtual pages of each process (no privilege needed).")
+    var virtual = false
+
+    @Flag(help: "Count write as each mapping declares it, not only where a write would land in the frame.")
+    var declared = false
+
+    @Flag(name: .customLong("fail-on-wx"), help: "Exit with status 3 when a W^X alias is found (for CI gates).")
+    var failOnWX = false
+
+    @Option(name: .customLong("allow-wx"),
+            help: ArgumentHelp("A command (as /proc/PID/comm names it) that aliases on purpose, a JIT runtime say: "
+                               + "aliases reached only through its processes are allowed (repeatable).",
+                               valueName: "comm"))
+    var allowWX: [String] = []
+
+    /// The scan these options ask for.
+    var scanOptions: ScanOptions {
+        ScanOptions(pids: pids.isEmpty ? nil : pids, virtual: virtual, declared: declared, allowWX: Set(allowWX))
     }
 }
 

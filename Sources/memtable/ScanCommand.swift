@@ -28,10 +28,7 @@ struct ScanCommand: ParsableCommand {
             2 for a usage error; 3 with --fail-on-wx when a W^X alias was found.
             """)
 
-    @Option(name: .customLong("pid"), help: ArgumentHelp("Scan this process (repeatable); all processes otherwise.",
-                                                          valueName: "pid"),
-            transform: processID)
-    var pids: [Int32] = []
+    @OptionGroup var counting: CountingOptions
 
     @Flag(help: "Print one JSON object on standard output (the schema is in README.md).")
     var json = false
@@ -39,25 +36,9 @@ struct ScanCommand: ParsableCommand {
     @Flag(help: "With --json: the counters of every page (\"page_counters\").")
     var pages = false
 
-    @Flag(help: "Count the virtual pages of each process (no privilege needed).")
-    var virtual = false
-
-    @Flag(help: "Count write as each mapping declares it, not only where a write would land in the frame.")
-    var declared = false
-
-    @Flag(name: .customLong("fail-on-wx"), help: "Exit with status 3 if any W^X alias is found (for CI gates).")
-    var failOnWX = false
-
-    @Option(name: .customLong("allow-wx"),
-            help: ArgumentHelp("A command (as /proc/PID/comm names it) that aliases on purpose, a JIT runtime say: "
-                               + "aliases reached only through its processes are allowed (repeatable).",
-                               valueName: "comm"))
-    var allowWX: [String] = []
-
     func run() throws {
-        var options = ScanOptions(pids: pids.isEmpty ? nil : pids, virtual: virtual, declared: declared,
-                                  allowWX: Set(allowWX))
-        options.progress = !json && isatty(2) == 1 && pids.count != 1
+        var options = counting.scanOptions
+        options.progress = !json && isatty(2) == 1 && counting.pids.count != 1
         let result = scan(options)
         for failure in result.failures {
             standardError("memtable: " + (failure.reason == "exited during the scan"
@@ -65,13 +46,13 @@ struct ScanCommand: ParsableCommand {
         }
         if result.processes == 0 {
             var message = "memtable: no process could be read"
-            if geteuid() != 0 && !virtual && result.unreadable["permission denied"] != nil {
+            if geteuid() != 0 && !counting.virtual && result.unreadable["permission denied"] != nil {
                 message += ": other users' processes need root (run as root), or use --virtual"
             }
             standardError(message + "\n")
             throw ExitCode(1)
         }
-        if !virtual && result.presentPages > 0 && result.hiddenFrames == result.presentPages {
+        if !counting.virtual && result.presentPages > 0 && result.hiddenFrames == result.presentPages {
             standardError("memtable: every page frame number read as zero: reading physical frames from "
                 + "/proc/PID/pagemap needs CAP_SYS_ADMIN (run as root), or use --virtual to count virtual pages\n")
             throw ExitCode(1)
@@ -82,6 +63,6 @@ struct ScanCommand: ParsableCommand {
         } else {
             report.print(result)
         }
-        if failOnWX && !result.wxPages.isEmpty { throw ExitCode(3) }
+        if counting.failOnWX && !result.wxPages.isEmpty { throw ExitCode(3) }
     }
 }

@@ -26,10 +26,7 @@ struct WatchCommand: ParsableCommand {
             --fail-on-wx at the first round that finds a W^X alias.
             """)
 
-    @Option(name: .customLong("pid"), help: ArgumentHelp("Watch this process (repeatable); all processes otherwise.",
-                                                          valueName: "pid"),
-            transform: processID)
-    var pids: [Int32] = []
+    @OptionGroup var counting: CountingOptions
 
     @Option(help: "Seconds between rounds.")
     var interval: Double = 2
@@ -40,19 +37,6 @@ struct WatchCommand: ParsableCommand {
     @Flag(help: "One JSON object per round, one per line, flushed at the end of each round.")
     var json = false
 
-    @Flag(help: "Count the virtual pages of each process (no privilege needed).")
-    var virtual = false
-
-    @Flag(help: "Count write as each mapping declares it.")
-    var declared = false
-
-    @Flag(name: .customLong("fail-on-wx"), help: "Exit with status 3 at the first round with a W^X alias.")
-    var failOnWX = false
-
-    @Option(name: .customLong("allow-wx"), help: ArgumentHelp("A command whose aliases are allowed (repeatable).",
-                                                              valueName: "comm"))
-    var allowWX: [String] = []
-
     func validate() throws {
         guard interval > 0, interval.isFinite else { throw ValidationError("invalid interval '\(interval)'") }
         guard count >= 0 else { throw ValidationError("invalid count '\(count)'") }
@@ -60,10 +44,7 @@ struct WatchCommand: ParsableCommand {
 
     /// One round, as `--json` prints it.
     struct Round: Codable {
-        struct Page: Codable {
-            var pfn: UInt64
-            var r, w, x, procs: UInt16
-        }
+        typealias Page = ScanReport.Page
 
         var round: Int
         var pages: Int
@@ -91,8 +72,7 @@ struct WatchCommand: ParsableCommand {
         sigemptyset(&mask)
         sigaddset(&mask, SIGINT)
         sigprocmask(SIG_UNBLOCK, &mask, nil)
-        let options = ScanOptions(pids: pids.isEmpty ? nil : pids, virtual: virtual, declared: declared,
-                                  allowWX: Set(allowWX))
+        let options = counting.scanOptions
         var table: MemTable<PageCounters>? = nil
         var aliases = Set<UInt64>()
         var round = 0
@@ -143,7 +123,7 @@ struct WatchCommand: ParsableCommand {
                 for pfn in report.removedWXPfns { output("  - pfn 0x\(String(pfn, radix: 16))") }
             }
             finishOutput()
-            if failOnWX && !now.isEmpty { throw ExitCode(3) }
+            if counting.failOnWX && !now.isEmpty { throw ExitCode(3) }
         }
     }
 

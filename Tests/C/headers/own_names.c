@@ -8,23 +8,13 @@
 #define MEM_TABLE_NO_KERNEL_NAMES /* the program has its own enum pg_level */
 
 #ifdef OWN_BEFORE
-#define BIT(n) (1u << (n))
-#define PAGE_SHIFT 14
-#define PAGE_SIZE (1u << PAGE_SHIFT)
-#define PTRS_PER_PTE 2048
-#define PTRS_PER_PMD 2048
-enum pg_level { PG_LEVEL_NONE, PG_LEVEL_16K, PG_LEVEL_32M, PG_LEVEL_NUM };
+#include "own_names.h"
 #endif
 
 #include <mem_table.h>
 
 #ifndef OWN_BEFORE
-#define BIT(n) (1u << (n))
-#define PAGE_SHIFT 14
-#define PAGE_SIZE (1u << PAGE_SHIFT)
-#define PTRS_PER_PTE 2048
-#define PTRS_PER_PMD 2048
-enum pg_level { PG_LEVEL_NONE, PG_LEVEL_16K, PG_LEVEL_32M, PG_LEVEL_NUM };
+#include "own_names.h"
 #endif
 
 int main(void)
