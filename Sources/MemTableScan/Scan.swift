@@ -327,13 +327,21 @@ public struct HekiSummary {
 public func heki(_ result: ScanResult) -> HekiSummary {
     var s = HekiSummary()
     var minimal = MemTable<UInt8>(geometry: result.counters.geometry)
-    var candidates: [UInt64: Int] = [:]
+    // The 2 MiB regions whose 512 pages all have counters: pages come in
+    // ascending order, so a region's are counted as they pass.
+    var full: [UInt64] = []
+    var region: UInt64 = .max, inRegion = 0
     let pageSize = result.counters.geometry.pageSize
     for (address, c) in result.counters {
         let p = c.permissions
         s.histogram[p, default: 0] += 1
         minimal[address] = p.rawValue
-        candidates[address.rawValue >> 21, default: 0] += 1
+        if address.rawValue >> 21 != region {
+            region = address.rawValue >> 21
+            inRegion = 0
+        }
+        inRegion += 1
+        if inRegion == 512 { full.append(region) }
         if var last = s.runs.last, last.permissions == p,
            last.start + UInt64(last.pages) * pageSize == address.rawValue
         {
@@ -346,10 +354,8 @@ public func heki(_ result: ScanResult) -> HekiSummary {
     s.entriesBefore = minimal.count
     s.bytesBefore = minimal.statistics.bytes
     if !result.virtual {
-        for (region, pages) in candidates where pages == 512 {
-            if (try? minimal.merge(at: PhysicalAddress(region << 21), level: .pmd)) == true {
-                s.mergedLargePages += 1
-            }
+        for region in full where (try? minimal.merge(at: PhysicalAddress(region << 21), level: .pmd)) == true {
+            s.mergedLargePages += 1
         }
     }
     s.entriesAfter = minimal.count

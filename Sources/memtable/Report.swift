@@ -134,7 +134,7 @@ struct ScanReport: Codable {
 
     static let order = ["R", "RW", "RX", "RWX", "W", "WX", "X", "-"]
 
-    func print(_ result: ScanResult) {
+    func print(_ result: ScanResult, summary: HekiSummary) {
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
         func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
         func mib(_ bytes: Int) -> String {
@@ -181,7 +181,6 @@ struct ScanReport: Codable {
                 + "  (counters live in the slots: no allocation per page)")
         }
         output("")
-        let summary = MemTableScan.heki(result)
         output("Heki: the minimal permissions per \(mode) range (runs of pages merged): \(summary.runs.count) ranges")
         for k in Self.order {
             let runs = summary.runs.filter { $0.permissions.description == k }
