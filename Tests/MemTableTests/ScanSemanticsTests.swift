@@ -80,8 +80,8 @@ func runTool(_ arguments: [String], stdout path: String? = nil) throws -> (statu
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
 
-@Suite("memtable scan: what the page tables grant",
-       .enabled(if: geteuid() == 0, "page frames are visible to root only"), .serialized)
+extension ProcScans {
+@Suite("memtable scan: what the page tables grant")
 struct ScanSemanticsTests {
     let page = 4096
 
@@ -216,7 +216,10 @@ struct ScanSemanticsTests {
     }
 }
 
-@Suite("The memtable tool", .enabled(if: geteuid() == 0, "page frames are visible to root only"), .serialized)
+}
+
+extension ProcScans {
+@Suite("The memtable tool")
 struct ToolTests {
     @Test func usageErrorsAndVersion() throws {
         let bad = try runTool(["scan", "--pid", "abc"])
@@ -356,4 +359,5 @@ struct ToolTests {
         let full = try runTool(["scan", "--pid", "\(getpid())"], stdout: "/dev/full")
         #expect(full.status == 1 && full.err.contains("cannot write the report"))
     }
+}
 }

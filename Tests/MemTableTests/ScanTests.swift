@@ -20,7 +20,15 @@ func frame(of address: UnsafeRawPointer) -> UInt64? {
     return e >> 63 == 1 && pfn != 0 ? pfn : nil
 }
 
-@Suite("memtable scan", .enabled(if: geteuid() == 0, "page frames are visible to root only"))
+/// Every suite that scans this process, one at a time: a fork() by one
+/// (a copy-on-write test, a process ended mid-scan) shares this process's
+/// pages with the child for a while, and another's private page would read
+/// as not writable meanwhile.
+@Suite("Scans of /proc", .serialized, .enabled(if: geteuid() == 0, "page frames are visible to root only"))
+struct ProcScans {}
+
+extension ProcScans {
+@Suite("memtable scan")
 struct ScanTests {
     @Test func knownMappings() throws {
         let page = 4096
@@ -95,4 +103,5 @@ struct ScanTests {
         #expect(result.wxPages.allSatisfy { result.counters[PhysicalAddress($0)]!.isWXAlias })
         #expect(result.counters.count <= result.presentPages)
     }
+}
 }
