@@ -6,11 +6,6 @@
 // callbacks that retain and release boxes.
 
 internal import CMemTable
-#if canImport(Glibc)
-internal import Glibc
-#elseif canImport(Musl)
-internal import Musl
-#endif
 
 // MARK: - Values in slots
 

@@ -10,11 +10,6 @@
 // Codec.swift, the table in Storage.swift. Nothing here is public.
 
 internal import CMemTable
-#if canImport(Glibc)
-internal import Glibc
-#elseif canImport(Musl)
-internal import Musl
-#endif
 
 // MARK: - The C globals
 

@@ -6,11 +6,6 @@
 // type, and the C walk in inlinable Swift.
 
 internal import CMemTable
-#if canImport(Glibc)
-internal import Glibc
-#elseif canImport(Musl)
-internal import Musl
-#endif
 
 // MARK: - The slot encoding
 
