@@ -303,30 +303,22 @@ struct ToolTests {
         rw.storeBytes(of: 1, as: UInt8.self)
         #expect(rx.load(as: UInt8.self) == 1)
         let pfn = try #require(frame(of: rw))
-        var added: [String: Any]? = nil
-        for _ in 0..<15 {
-            let round = try line()
-            if (round["added_wx_pfns"] as? [UInt64])?.contains(pfn) == true {
-                added = round
-                break
+        /// The first of the next 15 rounds whose list `key` holds the page.
+        func round(listing key: String) throws -> [String: Any]? {
+            for _ in 0..<15 {
+                let round = try line()
+                if (round[key] as? [UInt64])?.contains(pfn) == true { return round }
             }
+            return nil
         }
-        let second = try #require(added, "no round reported the alias as added")
+        let second = try #require(try round(listing: "added_wx_pfns"), "no round reported the alias as added")
         #expect((second["wx_pfns"] as? [UInt64])?.contains(pfn) == true)
         let changed2 = (second["changed"] as? [[String: Any]]) ?? []
         #expect(changed2.contains { $0["pfn"] as? UInt64 == pfn && $0["w"] as? Int == 1 && $0["x"] as? Int == 1 })
         // The executable mapping goes: the alias is removed, the page still
         // writable; then the other: the page is no longer mapped (zeros).
         munmap(rx, 4096)
-        var removed: [String: Any]? = nil
-        for _ in 0..<15 {
-            let round = try line()
-            if (round["removed_wx_pfns"] as? [UInt64])?.contains(pfn) == true {
-                removed = round
-                break
-            }
-        }
-        let third = try #require(removed, "no round reported the alias as removed")
+        let third = try #require(try round(listing: "removed_wx_pfns"), "no round reported the alias as removed")
         #expect(third["round"] as? Int ?? 0 > second["round"] as? Int ?? 0)
         let changed3 = (third["changed"] as? [[String: Any]]) ?? []
         #expect(changed3.contains { $0["pfn"] as? UInt64 == pfn && $0["w"] as? Int == 1 && $0["x"] as? Int == 0 })
