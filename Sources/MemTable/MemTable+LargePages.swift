@@ -65,6 +65,33 @@ extension MemTable {
         return try storage.eraseRange(first: range.lowerBound.rawValue, last: range.upperBound.rawValue)
     }
 
+    /// Makes the path to the slot of (`address`, `level`) now, so that a
+    /// later ``updateValue(_:forAddress:level:)`` there allocates nothing and
+    /// cannot fail for lack of memory, as the XArray's `xa_reserve` does.
+    ///
+    /// A reserved slot reads as empty: it is not an entry, not counted and
+    /// not visited; erasing its neighbours does not free its tables. Storing
+    /// there, or removing the address, ends the reservation. Inside a larger
+    /// entry the entry is split down to `level` instead (the values stay the
+    /// same); a slot that holds an entry already is left as it is. The
+    /// promise holds while the table's storage is not shared: a copy made
+    /// since (copy on write) allocates on its first change.
+    ///
+    /// - Parameters:
+    ///   - address: Any byte of the page; for a large level, the first
+    ///     address of the entry's range.
+    ///   - level: The level of the slot: ``PageLevel/pte`` unless given.
+    /// - Throws: ``MemTableError/smallerEntriesPresent(_:level:)`` if smaller
+    ///   entries lie in the range, the argument errors of
+    ///   ``updateValue(_:forAddress:level:)``, or
+    ///   ``MemTableError/outOfMemory``; the table is then unchanged.
+    /// - Complexity: O(levels), plus the entries of a split.
+    /// - Corresponding C function: `mem_table_reserve`.
+    public mutating func reserve(at address: PhysicalAddress, level: PageLevel = .pte) throws(MemTableError) {
+        try makeUniqueOrThrow()
+        try storage.reserve(address.rawValue, level: level)
+    }
+
     /// Splits the large entry covering `address` so that `address` is covered
     /// by an entry of `level`; each smaller entry gets the same value.
     ///

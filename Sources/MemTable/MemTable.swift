@@ -186,13 +186,16 @@ public struct MemTable<Value> {
     }
 
     /// Removes the entry covering `address` (a whole large entry if that is
-    /// what covers it).
+    /// what covers it), or ends the reservation on the way to it
+    /// (``reserve(at:level:)``).
     ///
     /// - Returns: The value removed, or nil.
     /// - Corresponding C function: `mem_table_erase`.
     @discardableResult
     public mutating func removeValue(forAddress address: PhysicalAddress) -> Value? {
-        guard storage.value(at: address.rawValue) != nil else { return nil }
+        // Nothing to remove: no copy, unless a reservation is to end there.
+        guard storage.value(at: address.rawValue) != nil || storage.walk.isReserved(address.rawValue)
+        else { return nil }
         makeUnique()
         return storage.erase(address.rawValue)?.value
     }

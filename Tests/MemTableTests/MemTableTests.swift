@@ -248,6 +248,34 @@ struct LargePageTests {
         #expect(t.count == 2)
     }
 
+    @Test func reservations() throws {
+        var t = MemTable<Int>()
+        let bare = t.statistics.tables
+        try t.reserve(at: 0x20_0000)
+        #expect(t.isEmpty && t[0x20_0000] == nil && t.entry(containing: 0x20_0000) == nil)
+        #expect(t.statistics.tables[0] == 1)
+        // A neighbour's erase leaves the reserved slot's tables; removing its address ends it.
+        t[0x20_1000] = 1
+        t[0x20_1000] = nil
+        #expect(t.statistics.tables[0] == 1)
+        #expect(t.removeValue(forAddress: 0x20_0000) == nil)
+        #expect(t.statistics.tables == bare)
+        // Inside a large entry: split down to the level instead, values kept.
+        try t.updateValue(3, forAddress: 0x4000_0000, level: .pmd)
+        try t.reserve(at: 0x4000_1000)
+        #expect(t.entry(containing: 0x4000_1000)?.level == .pte && t.count == 512)
+        #expect(t[0x4000_1000] == 3 && t[0x401f_f000] == 3)
+        #expect(throws: MemTableError.smallerEntriesPresent(0x4000_0000, level: .pmd)) {
+            try t.reserve(at: 0x4000_0000, level: .pmd)
+        }
+        // A store ends it; a copy keeps its own.
+        try t.reserve(at: 0x8000_0000, level: .pmd)
+        let copy = t
+        try t.updateValue(9, forAddress: 0x8000_0000, level: .pmd)
+        #expect(copy[0x8000_0000] == nil && t[0x8000_0000] == 9)
+        #expect(copy.statistics.tables[1] == t.statistics.tables[1])
+    }
+
     @Test func ranges() throws {
         var t = MemTable<Int>()
         try t.setValue(5, forRange: PhysicalAddress(4 * KiB)..<PhysicalAddress(2 * GiB + 8 * KiB))

@@ -77,6 +77,40 @@ enum Codec<Value> {
     }
 }
 
+/// Consumer op refusals on request, for the tests (the trace replay's
+/// `--refuse-each`): not API. The C library lets `ops->split`, `->merge`
+/// and `->clone` refuse (return NULL) and promises to leave the table as it
+/// was; the Swift callbacks never refuse, so this makes them, to test that
+/// the promise carries through the Swift API (an operation throws
+/// ``MemTableError/outOfMemory``, or a merge answers false, and the table is
+/// unchanged).
+///
+/// Not thread-safe: set it while no other thread uses a table.
+@_spi(FaultInjection)
+public enum ConsumerOpRefusals {
+    nonisolated(unsafe) static var countdown = -1
+    nonisolated(unsafe) static var happened = false
+
+    /// Refuses the `n`-th call of a consumer op from now on (0: the next);
+    /// nil refuses none.
+    public static func refuse(after n: Int?) {
+        countdown = n ?? -1
+        happened = false
+    }
+
+    /// Whether a call was refused since the last ``refuse(after:)``.
+    public static var refused: Bool { happened }
+
+    /// Is this call the one to refuse?
+    static func refuse() -> Bool {
+        guard countdown >= 0 else { return false }
+        countdown -= 1
+        guard countdown < 0 else { return false }
+        happened = true
+        return true
+    }
+}
+
 /// The C callbacks of every Swift table: boxes are immutable once shared,
 /// so splitting, merging and cloning share them with one more reference.
 /// Context-free, as `mem_table_ops` wants: a box knows how to die.
@@ -86,16 +120,19 @@ nonisolated(unsafe) let boxOps: UnsafeMutablePointer<mem_table_ops> = {
     ops.initialize(to: mem_table_ops(
         free: { entry in Unmanaged<AnyObject>.fromOpaque(entry!).release() },
         split: { entry, _ in
+            if ConsumerOpRefusals.refuse() { return nil }
             _ = Unmanaged<AnyObject>.fromOpaque(entry!).retain()
             return entry
         },
         merge: { entries, _, _ in
+            if ConsumerOpRefusals.refuse() { return nil }
             // The Swift side checked that the values are equal.
             let first = entries![0]!
             _ = Unmanaged<AnyObject>.fromOpaque(first).retain()
             return first
         },
         clone: { entry in
+            if ConsumerOpRefusals.refuse() { return nil }
             _ = Unmanaged<AnyObject>.fromOpaque(entry!).retain()
             return entry
         }))

@@ -146,6 +146,23 @@ struct Walk {
             index = (address &>> shift) & shape.levelMask
         }
     }
+
+    /// Whether a reserved slot lies on the way to `address`
+    /// (`mem_table_reserve`).
+    func isReserved(_ address: UInt64) -> Bool {
+        var shift = shape.topShift
+        var index = address &>> shift
+        if index > shape.topMask { return false }
+        var slots = root
+        while true {
+            let entry = Slot(raw: (slots + Int(truncatingIfNeeded: index &<< 3)).load(as: UInt.self))
+            if entry.isReserved { return true }
+            if !entry.isTable { return false }
+            slots = entry.tableSlots
+            shift &-= shape.levelBits
+            index = (address &>> shift) & shape.levelMask
+        }
+    }
 }
 
 /// Owns one C table; freed (with every value released) in `deinit`.

@@ -197,6 +197,13 @@ final class Storage<Value> {
         return (Codec<Value>.decode(entry), self.level(level))
     }
 
+    /// Reserves the slot of `level` for `address` (`mem_table_reserve`).
+    func reserve(_ address: UInt64, level: PageLevel) throws(MemTableError) {
+        try check(address, level: level)
+        let err = mem_table_reserve(table, address, cLevel(level))
+        guard err == 0 else { throw error(err, address, level) }
+    }
+
     func split(_ address: UInt64, to level: PageLevel) throws(MemTableError) {
         try check(address, level: level)
         let err = mem_table_split(table, address, cLevel(level))
