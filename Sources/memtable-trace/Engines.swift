@@ -57,10 +57,19 @@ struct LibEngine: Engine {
         return entry.map(leaf)
     }
 
+    /// `removeValue` also where there is no entry: it ends a reservation.
     mutating func erase(_ pa: UInt64) -> Leaf? {
-        guard let e = table.entry(containing: PhysicalAddress(pa)) else { return nil }
-        table.removeValue(forAddress: PhysicalAddress(pa))
-        return leaf(e)
+        let e = table.entry(containing: PhysicalAddress(pa))
+        if pa < geometry.addressLimit { table.removeValue(forAddress: PhysicalAddress(pa)) }
+        return e.map(leaf)
+    }
+
+    mutating func reserve(_ pa: UInt64, level: Int) throws(EngineError) {
+        do {
+            try table.reserve(at: PhysicalAddress(pa), level: PageLevel(rawValue: level))
+        } catch {
+            throw EngineError(error)
+        }
     }
 
     mutating func split(_ pa: UInt64, level: Int) throws(EngineError) {
@@ -127,11 +136,13 @@ struct LibEngine: Engine {
 // MARK: - The model
 
 /// Leaves in a Dictionary keyed by first address, and for each level m > 0
-/// the number of smaller leaves under each m-aligned range: a table below
-/// the root exists exactly where that number is not 0.
+/// the number of smaller leaves under each m-aligned range; reserved slots
+/// (first address to level) beside them: a table below the root exists
+/// exactly where a leaf or a reservation lies under its range.
 struct ModelEngine: Engine {
     var leaves: [UInt64: (level: Int, value: Int)] = [:]
     var below: [[UInt64: Int]]
+    var reserved: [UInt64: Int] = [:]
     let shifts: [Int], bits: [Int], limit: UInt64
 
     init(pageShift: Int, bits perLevel: Int, physBits: Int) {
@@ -199,11 +210,24 @@ struct ModelEngine: Engine {
         }
     }
 
+    /// The last address of the entry of `level` at `start`.
+    func last(_ start: UInt64, _ level: Int) -> UInt64 { start + (span(level) - 1) }
+
+    /// Ends the reservations that meet `lo...hi` (or only those inside it).
+    mutating func dropReserved(_ lo: UInt64, _ hi: UInt64, inside: Bool = false) {
+        reserved = reserved.filter { start, level in
+            inside ? !(lo <= start && last(start, level) <= hi) : !(start <= hi && lo <= last(start, level))
+        }
+    }
+
+    /// A store ends every reservation it meets: in its slot, below it (their
+    /// tables are freed) and above it (a table replaces it).
     mutating func store(_ pa: UInt64, level: Int, value: Int) throws(EngineError) -> Leaf? {
         guard pa < limit else { throw EngineError("ERANGE") }
         guard level < levels, level == 0 || pa & (span(level) - 1) == 0 else { throw EngineError("EINVAL") }
         let lo = align(pa, level)
         if level > 0 && below[level][lo] != nil { throw EngineError("EEXIST") }
+        dropReserved(lo, last(lo, level))
         if let c = cover(lo), c.level > level { split(c, along: lo, to: level) }
         let old = cover(lo)
         if let old { remove(old) }
@@ -215,15 +239,37 @@ struct ModelEngine: Engine {
         guard pa < limit else { throw EngineError("ERANGE") }
         let old = cover(pa)
         if let old, old.level > 0 { throw EngineError("EEXIST") }
+        dropReserved(align(pa, 0), last(align(pa, 0), 0))
         if let old { remove(old) }
         add(align(pa, 0), 0, value)
         return old
     }
 
+    /// A reservation goes in an empty slot; a larger leaf is split down to
+    /// it instead; a slot with a leaf, a reservation, or only reservations
+    /// below is left as it is; one with smaller leaves is refused.
+    mutating func reserve(_ pa: UInt64, level: Int) throws(EngineError) {
+        guard pa < limit else { throw EngineError("ERANGE") }
+        guard level < levels, level == 0 || pa & (span(level) - 1) == 0 else { throw EngineError("EINVAL") }
+        let lo = align(pa, level)
+        if level > 0 && below[level][lo] != nil { throw EngineError("EEXIST") }
+        if let c = cover(lo) {
+            split(c, along: lo, to: level)
+            return
+        }
+        if reserved.contains(where: { $0.key >= lo && $0.key <= last(lo, level) && $0.value <= level }) { return }
+        dropReserved(lo, lo)  // one above: a table replaces it
+        reserved[lo] = level
+    }
+
     func load(_ pa: UInt64) -> Leaf? { cover(pa) }
 
+    /// An erase ends the reservation on its way, if there is one.
     mutating func erase(_ pa: UInt64) -> Leaf? {
-        guard let c = cover(pa) else { return nil }
+        guard let c = cover(pa) else {
+            if pa < limit { dropReserved(pa, pa) }
+            return nil
+        }
         remove(c)
         return c
     }
@@ -282,12 +328,14 @@ struct ModelEngine: Engine {
             pa += span(l)
         }
         for leaf in inside { remove(leaf) }
+        dropReserved(start, end - 1, inside: true)
         return inside.count
     }
 
     mutating func storeRange(_ start: UInt64, _ end: UInt64, value: Int) throws(EngineError) {
         try checkRange(start, end)
         _ = clear(start, end)
+        dropReserved(start, end - 1)  // and those it meets
         var pa = start
         while pa < end {
             let l = piece(pa, end)
@@ -351,7 +399,11 @@ struct ModelEngine: Engine {
             s.leaves[e.level] += 1
             s.pages += 1 << (shifts[e.level] - shifts[0])
         }
-        for m in 1..<levels { s.tables[m - 1] = below[m].count }
+        for m in 1..<levels {
+            var regions = Set(below[m].keys)
+            for (start, level) in reserved where level < m { regions.insert(align(start, m)) }
+            s.tables[m - 1] = regions.count
+        }
         s.tables[levels - 1] = 1
         // struct mem_table is 24 bytes, an entry 8, the root's trailer 72 (Sources/CMemTable/mem_table_internal.h).
         for l in 0..<levels { s.bytes += s.tables[l] * (24 + 8 << bits[l]) }

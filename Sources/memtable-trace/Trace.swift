@@ -5,7 +5,7 @@
 // and Tests/C/trace/trace.c prints them.
 
 import Foundation
-import MemTable
+@_spi(FaultInjection) import MemTable
 
 /// A trace's geometries, by name.
 let geometries: [String: (pageShift: Int, bits: Int, physBits: Int)] = [
@@ -16,7 +16,7 @@ let geometries: [String: (pageShift: Int, bits: Int, physBits: Int)] = [
 enum Op: String, CaseIterable {
     case geometry, store, create, find, load, erase, split, merge
     case storeRange = "store_range", eraseRange = "erase_range"
-    case walk, next, count, stats, clone, use, free
+    case walk, next, count, stats, clone, use, free, reserve
 
     /// The numbers it takes: a(ddress), b (end), l(evel), v(alue).
     var arguments: [Character] {
@@ -25,7 +25,7 @@ enum Op: String, CaseIterable {
         case .store: return ["a", "l", "v"]
         case .create: return ["a", "v"]
         case .find, .load, .erase, .next: return ["a"]
-        case .split, .merge: return ["a", "l"]
+        case .split, .merge, .reserve: return ["a", "l"]
         case .storeRange: return ["a", "b", "v"]
         case .eraseRange, .walk: return ["a", "b"]
         case .use, .free: return ["v"]
@@ -36,8 +36,19 @@ enum Op: String, CaseIterable {
 struct Line {
     var op: Op
     var a: UInt64 = 0, b: UInt64 = 0, level: UInt64 = 0, value: UInt64 = 0
+    var pointer = false  // the value was written *N
     var name = ""
+
+    /// The value as engines take it: a pointer leaf's with `pointerBit`.
+    var encodedValue: Int { Int(value) | (pointer ? pointerBit : 0) }
+    var valueText: String { (pointer ? "*" : "") + String(value) }
 }
+
+/// Pointer leaves travel through the engines as their value with bit 62
+/// set: such an Int does not fit in a value entry, so the Swift API keeps it
+/// in a box, split, merged, cloned and released by its consumer ops, as the
+/// C engine keeps a pointer leaf in a struct it allocates.
+let pointerBit = 1 << 62
 
 struct TraceError: Error, CustomStringConvertible {
     var description: String
@@ -60,7 +71,14 @@ func parse(_ text: Substring) throws -> Line? {
         line.name = String(name)
     }
     for arg in op.arguments {
-        guard let word = rest.popFirst(), let n = number(word) else {
+        guard var word = rest.popFirst() else {
+            throw TraceError(description: "\(op.rawValue): bad or missing number")
+        }
+        if arg == "v" && (op == .store || op == .create) && word.first == "*" {
+            line.pointer = true
+            word = word.dropFirst()
+        }
+        guard let n = number(word) else {
             throw TraceError(description: "\(op.rawValue): bad or missing number")
         }
         switch arg {
@@ -87,12 +105,14 @@ func number(_ word: Substring) -> UInt64? {
     return UInt64(word)
 }
 
-/// A leaf as transcripts print it.
+/// A leaf as transcripts print it; `value` is encoded (`pointerBit`).
 struct Leaf: Equatable {
     var start: UInt64
     var level: Int
     var value: Int
-    var text: String { "0x\(String(start, radix: 16))@\(level)=\(value)" }
+    var pointer: Bool { value & pointerBit != 0 }
+    var plainValue: Int { value & ~pointerBit }
+    var text: String { "0x\(String(start, radix: 16))@\(level)=\(pointer ? "*" : "")\(plainValue)" }
 }
 
 /// An error, by the name of the C errno the library returns for it.
@@ -122,6 +142,7 @@ protocol Engine {
     init(pageShift: Int, bits: Int, physBits: Int)
     mutating func store(_ pa: UInt64, level: Int, value: Int) throws(EngineError) -> Leaf?
     mutating func create(_ pa: UInt64, value: Int) throws(EngineError) -> Leaf?
+    mutating func reserve(_ pa: UInt64, level: Int) throws(EngineError)
     func load(_ pa: UInt64) -> Leaf?
     mutating func erase(_ pa: UInt64) -> Leaf?
     mutating func split(_ pa: UInt64, level: Int) throws(EngineError)
@@ -142,7 +163,8 @@ struct Digest {
     var shown: [String] = []
 
     mutating func add(_ leaf: Leaf) {
-        for word in [leaf.start, UInt64(leaf.level), UInt64(leaf.value)] {
+        let value = UInt64(leaf.plainValue) | (leaf.pointer ? 1 << 63 : 0)
+        for word in [leaf.start, UInt64(leaf.level), value] {
             var w = word
             for _ in 0..<8 {
                 fnv = (fnv ^ (w & 0xff)) &* 0x100_0000_01b3
@@ -160,13 +182,17 @@ struct Digest {
 }
 
 /// Allocation failures on request, from libmemtable-failalloc.so preloaded
-/// (Tests/C/trace/failalloc.c): the Swift replay's `--fail-each`.
+/// (Tests/C/trace/failalloc.c): the Swift replay's `--fail-each`; or the
+/// consumer ops' refusals (`ConsumerOpRefusals`): `--refuse-each`.
 final class Faults {
     typealias Arm = @convention(c) (Int) -> Void
     typealias Disarm = @convention(c) () -> Void
     typealias Live = @convention(c) () -> Int
 
-    let arm: Arm, disarm: Disarm, live: Live
+    let arm: (Int) -> Void, disarm: () -> Void, live: () -> Int
+    /// Did the last armed run fail as armed?
+    let failed: (String) -> Bool
+    let refusing: Bool
     var injected = 0, violations = 0
 
     /// Nil unless the allocator is preloaded.
@@ -174,9 +200,23 @@ final class Faults {
         guard let arm = dlsym(nil, "memtable_fault_arm"), let disarm = dlsym(nil, "memtable_fault_disarm"),
               let live = dlsym(nil, "memtable_fault_live")
         else { return nil }
-        self.arm = unsafeBitCast(arm, to: Arm.self)
-        self.disarm = unsafeBitCast(disarm, to: Disarm.self)
-        self.live = unsafeBitCast(live, to: Live.self)
+        let a = unsafeBitCast(arm, to: Arm.self), d = unsafeBitCast(disarm, to: Disarm.self)
+        let l = unsafeBitCast(live, to: Live.self)
+        self.arm = { a($0) }
+        self.disarm = { d() }
+        self.live = { l() }
+        failed = { $0.hasSuffix("error ENOMEM") }
+        refusing = false
+    }
+
+    /// The consumer ops refusing in turn (what a refused run allocated is
+    /// not counted: the Swift runtime's boxes are not the library's).
+    init(refusals: Void) {
+        arm = { ConsumerOpRefusals.refuse(after: $0) }
+        disarm = { ConsumerOpRefusals.refuse(after: nil) }
+        live = { 0 }
+        failed = { _ in ConsumerOpRefusals.refused }
+        refusing = true
     }
 }
 
@@ -230,18 +270,22 @@ func replay<E: Engine>(_ text: String, as _: E.Type, faults: Faults? = nil) thro
             let before = digest(tables[current]!)
             faults.arm(n)
             let result = Result { try perform(line, lineno, &tables, &current) }
+            let failed = faults.failed((try? result.get()) ?? "")
             faults.disarm()
             let text = try result.get()
-            guard text.hasSuffix("error ENOMEM") else {
+            guard failed else {
                 out.append(text)
                 break
             }
             faults.injected += 1
+            // A refused merge cannot happen: "no"; anything else is out of memory.
+            let reported = text.hasSuffix("error ENOMEM") || (faults.refusing && line.op == .merge && text.hasSuffix(": no"))
             let live = faults.live()
             let copied = !restarted && live != 0 && live == tables[current]!.stats.tables.reduce(0, +)
-            if digest(tables[current]!) != before || (live != 0 && !copied) {
+            if !reported || digest(tables[current]!) != before || (live != 0 && !copied) {
                 faults.violations += 1
-                let message = "line \(lineno): allocation \(n) failing changed the table or kept \(live) allocations: \(text)\n"
+                let what = faults.refusing ? "consumer op \(n) refusing" : "allocation \(n) failing"
+                let message = "line \(lineno): \(what) changed the table or kept \(live) allocations: \(text)\n"
                 FileHandle.standardError.write(Data(message.utf8))
             }
             // A table that kept its copy now allocates afresh: start over.
@@ -266,7 +310,7 @@ func digest<E: Engine>(_ table: E) -> String {
 /// Runs one operation line on `tables`; its transcript line.
 func perform<E: Engine>(_ line: Line, _ lineno: Int, _ tables: inout [E?], _ current: inout Int) throws -> String {
     let a = "0x" + String(line.a, radix: 16), b = "0x" + String(line.b, radix: 16)
-    let level = Int(line.level), value = Int(line.value)
+    let level = Int(line.level), value = line.encodedValue
     func result(_ body: () throws(EngineError) -> Leaf?) -> String {
         do {
             if let old = try body() { return "ok, was \(old.text)" }
@@ -277,11 +321,11 @@ func perform<E: Engine>(_ line: Line, _ lineno: Int, _ tables: inout [E?], _ cur
     }
     switch line.op {
     case .store:
-        return "store \(a) \(level) \(value): " + result { () throws(EngineError) in
+        return "store \(a) \(level) \(line.valueText): " + result { () throws(EngineError) in
             try tables[current]!.store(line.a, level: level, value: value)
         }
     case .create:
-        return "create \(a) \(value): " + result { () throws(EngineError) in
+        return "create \(a) \(line.valueText): " + result { () throws(EngineError) in
             try tables[current]!.create(line.a, value: value)
         }
     case .find, .load, .erase, .next:
@@ -292,6 +336,11 @@ func perform<E: Engine>(_ line: Line, _ lineno: Int, _ tables: inout [E?], _ cur
         default: leaf = tables[current]!.load(line.a)
         }
         return "\(line.op.rawValue) \(a): \(leaf?.text ?? "none")"
+    case .reserve:
+        return "reserve \(a) \(level): " + result { () throws(EngineError) in
+            try tables[current]!.reserve(line.a, level: level)
+            return nil
+        }
     case .split:
         return "split \(a) \(level): " + result { () throws(EngineError) in
             try tables[current]!.split(line.a, level: level)

@@ -55,19 +55,22 @@ func generate(seed: UInt64, operations: Int, geometry name: String? = nil) -> St
         let level = Int(rng.below(UInt64(levels)))
         var pa = address()
         if level > 0 && rng.below(3) > 0 { pa &= ~(span(level) - 1) }
-        let value = rng.below(4)
+        // Half the stored leaves are pointers (boxes in the Swift API).
+        let value = (rng.below(2) == 0 ? "*" : "") + String(rng.below(4))
+        let plain = rng.below(4)
         let n = 1 + rng.below(3)
         let a = "0x" + String(pa, radix: 16)
         let end = "0x" + String(pa &+ n &* span(level) &- rng.below(2) &* page, radix: 16)
         switch rng.below(100) {
-        case 0..<22: lines.append("store \(a) \(level) \(value)")
-        case 22..<30: lines.append("create \(a) \(value)")
+        case 0..<20: lines.append("store \(a) \(level) \(value)")
+        case 20..<27: lines.append("create \(a) \(value)")
+        case 27..<30: lines.append("reserve \(a) \(level)")
         case 30..<40: lines.append("load \(a)")
         case 40..<44: lines.append("find \(a)")
         case 44..<52: lines.append("erase \(a)")
         case 52..<58: lines.append("split \(a) \(level)")
         case 58..<66: lines.append("merge \(a) \(max(level, 1))")
-        case 66..<71: lines.append("store_range \(a) \(end) \(value)")
+        case 66..<71: lines.append("store_range \(a) \(end) \(plain)")
         case 71..<75: lines.append("erase_range \(a) \(end)")
         case 75..<81: lines.append("walk \(a) \(end)")
         case 81..<86: lines.append("next \(a)")
@@ -195,6 +198,9 @@ case "replay":
             fail("--fail-each needs LD_PRELOAD=build/trace/libmemtable-failalloc.so")
         }
         faults = f
+    } else if !model && args.first == "--refuse-each" {
+        args.removeFirst()
+        faults = Faults(refusals: ())
     }
     let text: String
     if let path = args.first {
@@ -207,8 +213,9 @@ case "replay":
         let out = model ? try replay(text, as: ModelEngine.self) : try replay(text, as: LibEngine.self, faults: faults)
         print(out.joined(separator: "\n"))
         if let faults {
-            FileHandle.standardError.write(Data(("fault injection: \(faults.injected) allocation failures injected, "
-                + "\(faults.violations) changed the table\n").utf8))
+            let what = faults.refusing ? "refusal injection: \(faults.injected) consumer op refusals injected, "
+                : "fault injection: \(faults.injected) allocation failures injected, "
+            FileHandle.standardError.write(Data((what + "\(faults.violations) changed the table\n").utf8))
             if faults.violations != 0 { exit(1) }
         }
     } catch {
@@ -260,5 +267,5 @@ case "check":
         + " C library, C model, Swift API and Swift model transcripts identical")
 
 default:
-    fail("usage: memtable-trace replay [--model | --fail-each] TRACE | generate SEED OPERATIONS [GEOMETRY] | check ...")
+    fail("usage: memtable-trace replay [--model | --fail-each | --refuse-each] TRACE | generate SEED OPERATIONS [GEOMETRY] | check ...")
 }

@@ -3,7 +3,8 @@
  * The model as a trace engine: leaf intervals in libbsd's red-black tree,
  * written from the documented behaviour of the library, not from its code.
  * Tables are not modelled as objects: a table below the root exists exactly
- * where some leaf lies under its range, which is what the library keeps.
+ * where some leaf or reservation lies under its range, which is what the
+ * library keeps. Reservations are a short list beside the tree.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,6 +21,13 @@ struct interval {
 	uint64_t start;
 	unsigned int level;
 	uint64_t value;
+	bool pointer;
+};
+
+/* A reserved slot: its first address and level. */
+struct mark {
+	uint64_t start;
+	unsigned int level;
 };
 
 static int cmp(struct interval *a, struct interval *b)
@@ -32,6 +40,8 @@ RB_GENERATE_STATIC(model, interval, link, cmp)
 
 static struct model tables[TRACE_MAX_TABLES];
 static size_t sizes[TRACE_MAX_TABLES];
+static struct mark *marks[TRACE_MAX_TABLES];
+static size_t nmarks[TRACE_MAX_TABLES], capmarks[TRACE_MAX_TABLES];
 static unsigned int nlevels, shifts[TRACE_MAX_LEVELS], bits[TRACE_MAX_LEVELS];
 static unsigned int phys_bits;
 
@@ -67,13 +77,13 @@ static struct interval *cover(int t, uint64_t pa)
 	return n && pa - n->start < span(n->level) ? n : NULL;
 }
 
-static void add(int t, uint64_t start, unsigned int level, uint64_t value)
+static void add(int t, uint64_t start, unsigned int level, uint64_t value, bool pointer)
 {
 	struct interval *n = malloc(sizeof(*n));
 
 	if (!n)
 		abort();
-	n->start = start, n->level = level, n->value = value;
+	n->start = start, n->level = level, n->value = value, n->pointer = pointer;
 	RB_INSERT(model, &tables[t], n);
 	sizes[t]++;
 }
@@ -91,10 +101,11 @@ static void split_to(int t, struct interval *n, uint64_t pa, unsigned int level)
 	while (n && n->level > level) {
 		unsigned int l = n->level - 1, i;
 		uint64_t start = n->start, value = n->value;
+		bool pointer = n->pointer;
 
 		del(t, n);
 		for (i = 0; i < 1U << bits[l]; i++)
-			add(t, start + i * span(l), l, value);
+			add(t, start + i * span(l), l, value, pointer);
 		n = cover(t, pa);
 	}
 }
@@ -104,6 +115,60 @@ static void leaf_out(const struct interval *n, struct trace_leaf *leaf)
 	leaf->start = n->start;
 	leaf->level = n->level;
 	leaf->value = n->value;
+	leaf->pointer = n->pointer;
+}
+
+/* The last address of the entry of @level at @start. */
+static uint64_t last_of(uint64_t start, unsigned int level)
+{
+	return start + (span(level) - 1);
+}
+
+static void mark_add(int t, uint64_t start, unsigned int level)
+{
+	if (nmarks[t] == capmarks[t]) {
+		capmarks[t] = capmarks[t] * 2 + 16;
+		marks[t] = realloc(marks[t], capmarks[t] * sizeof(*marks[t]));
+		if (!marks[t])
+			abort();
+	}
+	marks[t][nmarks[t]].start = start;
+	marks[t][nmarks[t]++].level = level;
+}
+
+/*
+ * Drop the reservations that meet [@lo, @last] (@inside: only those wholly
+ * inside it).
+ */
+static void marks_drop(int t, uint64_t lo, uint64_t last, bool inside)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < nmarks[t]; i++) {
+		struct mark *m = &marks[t][i];
+		uint64_t end = last_of(m->start, m->level);
+		bool drop = inside ? lo <= m->start && end <= last : m->start <= last && lo <= end;
+
+		if (!drop)
+			marks[t][k++] = *m;
+	}
+	nmarks[t] = k;
+}
+
+/* The reservation at (@start, @level), one of a smaller level inside it, or NULL. */
+static struct mark *mark_find(int t, uint64_t start, unsigned int level, bool smaller)
+{
+	size_t i;
+
+	for (i = 0; i < nmarks[t]; i++) {
+		struct mark *m = &marks[t][i];
+
+		if (smaller ? m->level < level && m->start - start <= span(level) - 1 &&
+				      m->start >= start
+			    : m->start == start && m->level == level)
+			return m;
+	}
+	return NULL;
 }
 
 static int m_alloc(int t, const struct trace_geometry *g)
@@ -119,6 +184,7 @@ static int m_alloc(int t, const struct trace_geometry *g)
 	phys_bits = g->phys_bits;
 	RB_INIT(&tables[t]);
 	sizes[t] = 0;
+	nmarks[t] = 0;
 	return 0;
 }
 
@@ -128,21 +194,32 @@ static void m_free(int t)
 
 	RB_FOREACH_SAFE(n, model, &tables[t], tmp)
 		del(t, n);
+	free(marks[t]);
+	marks[t] = NULL;
+	nmarks[t] = capmarks[t] = 0;
 }
 
 static int m_clone(int dst, int src)
 {
 	struct interval *n;
+	size_t i;
 
 	RB_INIT(&tables[dst]);
 	sizes[dst] = 0;
 	RB_FOREACH(n, model, &tables[src])
-		add(dst, n->start, n->level, n->value);
+		add(dst, n->start, n->level, n->value, n->pointer);
+	nmarks[dst] = 0;
+	for (i = 0; i < nmarks[src]; i++)
+		mark_add(dst, marks[src][i].start, marks[src][i].level);
 	return 0;
 }
 
-static int m_store(int t, uint64_t pa, unsigned int level, uint64_t value, bool *had,
-		   struct trace_leaf *old)
+/*
+ * A store ends every reservation it meets: the one in its slot, those
+ * below it (their tables are freed) and one above (a table replaces it).
+ */
+static int m_store(int t, uint64_t pa, unsigned int level, uint64_t value, bool pointer,
+		   bool *had, struct trace_leaf *old)
 {
 	uint64_t lo;
 	struct interval *n;
@@ -156,6 +233,7 @@ static int m_store(int t, uint64_t pa, unsigned int level, uint64_t value, bool 
 	n = first_from(t, lo);
 	if (n && n->start - lo < span(level) && n->level < level)
 		return -EEXIST;
+	marks_drop(t, lo, last_of(lo, level), false);
 	n = cover(t, lo);
 	if (n && n->level > level)
 		split_to(t, n, lo, level);
@@ -165,11 +243,12 @@ static int m_store(int t, uint64_t pa, unsigned int level, uint64_t value, bool 
 		leaf_out(n, old);
 		del(t, n);
 	}
-	add(t, lo, level, value);
+	add(t, lo, level, value, pointer);
 	return 0;
 }
 
-static int m_create(int t, uint64_t pa, uint64_t value, bool *had, struct trace_leaf *old)
+static int m_create(int t, uint64_t pa, uint64_t value, bool pointer, bool *had,
+		    struct trace_leaf *old)
 {
 	struct interval *n;
 
@@ -179,12 +258,43 @@ static int m_create(int t, uint64_t pa, uint64_t value, bool *had, struct trace_
 	n = cover(t, pa);
 	if (n && n->level > 0)
 		return -EEXIST;
+	marks_drop(t, pa & ~(span(0) - 1), pa | (span(0) - 1), false);
 	if (n) {
 		*had = true;
 		leaf_out(n, old);
 		del(t, n);
 	}
-	add(t, pa & ~(span(0) - 1), 0, value);
+	add(t, pa & ~(span(0) - 1), 0, value, pointer);
+	return 0;
+}
+
+/*
+ * A reservation goes in an empty slot; a larger leaf is split down to it
+ * instead; a slot with a leaf, a reservation, or only reservations below is
+ * left as it is; one with smaller leaves is refused.
+ */
+static int m_reserve(int t, uint64_t pa, unsigned int level)
+{
+	struct interval *n;
+	uint64_t lo;
+
+	if (!in_range(pa))
+		return -ERANGE;
+	if (level >= nlevels || (level && (pa & (span(level) - 1))))
+		return -EINVAL;
+	lo = pa & ~(span(level) - 1);
+	n = first_from(t, lo);
+	if (n && n->start - lo < span(level) && n->level < level)
+		return -EEXIST;
+	n = cover(t, lo);
+	if (n) {
+		split_to(t, n, lo, level);
+		return 0;
+	}
+	if (mark_find(t, lo, level, false) || mark_find(t, lo, level, true))
+		return 0;
+	marks_drop(t, lo, lo, false); /* one above: a table replaces it */
+	mark_add(t, lo, level);
 	return 0;
 }
 
@@ -197,6 +307,7 @@ static bool m_load(int t, uint64_t pa, struct trace_leaf *leaf)
 	return n != NULL;
 }
 
+/* An erase ends the reservation on its way, if there is one. */
 static bool m_erase(int t, uint64_t pa, struct trace_leaf *leaf)
 {
 	struct interval *n = in_range(pa) ? cover(t, pa) : NULL;
@@ -204,6 +315,8 @@ static bool m_erase(int t, uint64_t pa, struct trace_leaf *leaf)
 	if (n) {
 		leaf_out(n, leaf);
 		del(t, n);
+	} else if (in_range(pa)) {
+		marks_drop(t, pa, pa, false);
 	}
 	return n != NULL;
 }
@@ -227,6 +340,7 @@ static int m_merge(int t, uint64_t pa, unsigned int level)
 {
 	uint64_t lo, count = 0;
 	struct interval *n, *first;
+	bool pointer;
 
 	if (!in_range(pa))
 		return -ERANGE;
@@ -242,12 +356,13 @@ static int m_merge(int t, uint64_t pa, unsigned int level)
 	if (count != 1ULL << bits[level - 1])
 		return -ENOENT;
 	for (n = first; n && n->start - lo < span(level); n = RB_NEXT(model, &tables[t], n))
-		if (n->value != first->value)
+		if (n->value != first->value || n->pointer != first->pointer)
 			return -EBUSY;
 	count = first->value;
+	pointer = first->pointer;
 	while ((n = first_from(t, lo)) && n->start - lo < span(level))
 		del(t, n);
-	add(t, lo, level, count);
+	add(t, lo, level, count, pointer);
 	return 0;
 }
 
@@ -272,7 +387,10 @@ static int check_range(uint64_t start, uint64_t end)
 	return 0;
 }
 
-/* Split what crosses the edges, then drop what is inside; returns the leaves dropped. */
+/*
+ * Split what crosses the edges, then drop what is inside; returns the
+ * leaves dropped. Reservations wholly inside go too.
+ */
 static long clear_range(int t, uint64_t start, uint64_t end)
 {
 	uint64_t pa, last = start;
@@ -291,6 +409,7 @@ static long clear_range(int t, uint64_t start, uint64_t end)
 		del(t, n);
 		removed++;
 	}
+	marks_drop(t, start, end - 1, true);
 	return removed;
 }
 
@@ -302,8 +421,9 @@ static int m_store_range(int t, uint64_t start, uint64_t end, uint64_t value)
 	if (err)
 		return err;
 	clear_range(t, start, end);
+	marks_drop(t, start, end - 1, false); /* and those it meets */
 	for (pa = start; pa < end; pa += span(piece(pa, end)))
-		add(t, pa, piece(pa, end), value);
+		add(t, pa, piece(pa, end), value, false);
 	return 0;
 }
 
@@ -360,14 +480,17 @@ static int cmp_u64(const void *a, const void *b)
 static void m_stats(int t, struct trace_stats *st)
 {
 	uint64_t *regions;
-	size_t n = 0, i, cap = sizes[t] * nlevels + 1;
+	size_t n = 0, i, cap = (sizes[t] + nmarks[t]) * nlevels + 1;
 	struct interval *leaf;
 	unsigned int l;
 
 	memset(st, 0, sizeof(*st));
 	st->nlevels = nlevels;
 	st->count = sizes[t];
-	/* A table of level l (l below the root) for each region of level l + 1 holding a leaf. */
+	/*
+	 * A table of level l (l below the root) for each region of level l + 1
+	 * holding a leaf or a reservation.
+	 */
 	regions = malloc(cap * sizeof(*regions));
 	if (!regions)
 		abort();
@@ -377,6 +500,9 @@ static void m_stats(int t, struct trace_stats *st)
 		for (l = leaf->level; l + 1 < nlevels; l++)
 			regions[n++] = ((uint64_t)l << 58) | (leaf->start >> shifts[l + 1]);
 	}
+	for (i = 0; i < nmarks[t]; i++)
+		for (l = marks[t][i].level; l + 1 < nlevels; l++)
+			regions[n++] = ((uint64_t)l << 58) | (marks[t][i].start >> shifts[l + 1]);
 	qsort(regions, n, sizeof(*regions), cmp_u64);
 	for (i = 0; i < n; i++)
 		if (!i || regions[i] != regions[i - 1])
@@ -390,7 +516,7 @@ static void m_stats(int t, struct trace_stats *st)
 }
 
 const struct engine engine_model = {
-	"model", m_alloc, m_free, m_clone, m_store, m_create, m_load, m_load,
+	"model", m_alloc, m_free, m_clone, m_store, m_create, m_reserve, m_load, m_load,
 	m_erase, m_split, m_merge, m_store_range, m_erase_range, m_walk, m_next,
-	m_count, m_stats,
+	m_count, m_stats, NULL, NULL,
 };

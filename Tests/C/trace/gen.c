@@ -86,6 +86,8 @@ int main(int argc, char **argv)
 		unsigned int level = rng() % nlevels, big = 1 + rng() % (nlevels - 1);
 		uint64_t page = 1ULL << g->page_shift, span = 1ULL << (g->page_shift + big * g->bits);
 		uint64_t pa, value = rng() % 4, r = rng() % 100;
+		/* Half the stored leaves are pointers: split, merged, cloned, freed by ops. */
+		const char *kind = rng() % 2 ? "*" : "";
 
 		if (big * g->bits + g->page_shift >= g->phys_bits)
 			span = limit / 2;
@@ -105,10 +107,12 @@ int main(int argc, char **argv)
 		if (level && rng() % 4)
 			pa &= ~((1ULL << (g->page_shift + level * g->bits)) - 1);
 		n = (unsigned int)(rng() % 3 + 1);
-		if (r < 25)
-			printf("store 0x%" PRIx64 " %u %" PRIu64 "\n", pa, level, value);
+		if (r < 22)
+			printf("store 0x%" PRIx64 " %u %s%" PRIu64 "\n", pa, level, kind, value);
+		else if (r < 32)
+			printf("create 0x%" PRIx64 " %s%" PRIu64 "\n", pa, kind, value);
 		else if (r < 35)
-			printf("create 0x%" PRIx64 " %" PRIu64 "\n", pa, value);
+			printf("reserve 0x%" PRIx64 " %u\n", pa, level);
 		else if (r < 45)
 			printf("load 0x%" PRIx64 "\n", pa);
 		else if (r < 50)

@@ -30,10 +30,10 @@ const struct trace_geometry *trace_geometry(const char *name)
 static const struct {
 	const char *name;
 	enum trace_op op;
-	int args; /* a, b/level, value: bit 0 a, bit 1 b, bit 2 level, bit 3 value, bit 4 name */
+	int args; /* bit 0 a, bit 1 b, bit 2 level, bit 3 value, bit 4 name, bit 5 *value */
 } ops[] = {
-	{ "geometry", OP_GEOMETRY, 16 }, { "store", OP_STORE, 1 | 4 | 8 },
-	{ "create", OP_CREATE, 1 | 8 },   { "find", OP_FIND, 1 },
+	{ "geometry", OP_GEOMETRY, 16 }, { "store", OP_STORE, 1 | 4 | 8 | 32 },
+	{ "create", OP_CREATE, 1 | 8 | 32 }, { "find", OP_FIND, 1 },
 	{ "load", OP_LOAD, 1 },           { "erase", OP_ERASE, 1 },
 	{ "split", OP_SPLIT, 1 | 4 },     { "merge", OP_MERGE, 1 | 4 },
 	{ "store_range", OP_STORE_RANGE, 1 | 2 | 8 },
@@ -41,7 +41,7 @@ static const struct {
 	{ "walk", OP_WALK, 1 | 2 },       { "next", OP_NEXT, 1 },
 	{ "count", OP_COUNT, 0 },         { "stats", OP_STATS, 0 },
 	{ "clone", OP_CLONE, 0 },         { "use", OP_USE, 8 },
-	{ "free", OP_FREE, 8 },
+	{ "free", OP_FREE, 8 },           { "reserve", OP_RESERVE, 1 | 4 },
 };
 
 static bool number(const char **p, uint64_t *out)
@@ -97,8 +97,19 @@ bool trace_parse(const char *line, struct trace_line *out, char *err, size_t err
 	}
 	if (((ops[i].args & 1) && !number(&p, &out->a)) ||
 	    ((ops[i].args & 2) && !number(&p, &out->b)) ||
-	    ((ops[i].args & 4) && !number(&p, &out->level)) ||
-	    ((ops[i].args & 8) && !number(&p, &out->value))) {
+	    ((ops[i].args & 4) && !number(&p, &out->level))) {
+		snprintf(err, errlen, "%s: bad or missing number", word);
+		return false;
+	}
+	if (ops[i].args & 8) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '*' && (ops[i].args & 32) && p[1] >= '0' && p[1] <= '9') {
+			out->pointer = true;
+			p++;
+		}
+	}
+	if ((ops[i].args & 8) && !number(&p, &out->value)) {
 		snprintf(err, errlen, "%s: bad or missing number", word);
 		return false;
 	}
@@ -140,21 +151,24 @@ struct digest {
 static int digest_leaf(const struct trace_leaf *leaf, void *arg)
 {
 	struct digest *d = arg;
-	uint64_t words[3] = { leaf->start, leaf->level, leaf->value };
+	uint64_t words[3] = { leaf->start, leaf->level,
+			      leaf->value | (uint64_t)leaf->pointer << 63 };
 	const unsigned char *b = (const unsigned char *)words;
 	size_t i;
 
 	for (i = 0; i < sizeof(words); i++)
 		d->fnv = (d->fnv ^ b[i]) * 0x100000001b3ULL;
 	if (d->out && d->n < 4)
-		fprintf(d->out, " 0x%" PRIx64 "@%u=%" PRIu64, leaf->start, leaf->level, leaf->value);
+		fprintf(d->out, " 0x%" PRIx64 "@%u=%s%" PRIu64, leaf->start, leaf->level,
+			leaf->pointer ? "*" : "", leaf->value);
 	d->n++;
 	return 0;
 }
 
 static void print_leaf(FILE *out, const struct trace_leaf *l)
 {
-	fprintf(out, "0x%" PRIx64 "@%u=%" PRIu64, l->start, l->level, l->value);
+	fprintf(out, "0x%" PRIx64 "@%u=%s%" PRIu64, l->start, l->level, l->pointer ? "*" : "",
+		l->value);
 }
 
 static void print_sizes(FILE *out, const char *what, const size_t *v, unsigned int n)
@@ -181,11 +195,14 @@ static int run_op(const struct engine *e, const struct trace_line *t, int cur, b
 	case OP_STORE:
 	case OP_CREATE:
 		if (t->op == OP_STORE) {
-			fprintf(out, "store 0x%" PRIx64 " %" PRIu64 " %" PRIu64 ":", t->a, t->level, t->value);
-			r = e->store(cur, t->a, (unsigned int)t->level, t->value, &had, &leaf);
+			fprintf(out, "store 0x%" PRIx64 " %" PRIu64 " %s%" PRIu64 ":", t->a, t->level,
+				t->pointer ? "*" : "", t->value);
+			r = e->store(cur, t->a, (unsigned int)t->level, t->value, t->pointer, &had,
+				     &leaf);
 		} else {
-			fprintf(out, "create 0x%" PRIx64 " %" PRIu64 ":", t->a, t->value);
-			r = e->create(cur, t->a, t->value, &had, &leaf);
+			fprintf(out, "create 0x%" PRIx64 " %s%" PRIu64 ":", t->a, t->pointer ? "*" : "",
+				t->value);
+			r = e->create(cur, t->a, t->value, t->pointer, &had, &leaf);
 		}
 		if (r) {
 			fprintf(out, " error %s\n", trace_errname(r));
@@ -222,6 +239,14 @@ static int run_op(const struct engine *e, const struct trace_line *t, int cur, b
 		if (t->op == OP_MERGE && (r == -ENOENT || r == -EBUSY))
 			fprintf(out, "no\n");
 		else if (r)
+			fprintf(out, "error %s\n", trace_errname(r));
+		else
+			fprintf(out, "ok\n");
+		break;
+	case OP_RESERVE:
+		fprintf(out, "reserve 0x%" PRIx64 " %" PRIu64 ": ", t->a, t->level);
+		r = e->reserve(cur, t->a, (unsigned int)t->level);
+		if (r)
 			fprintf(out, "error %s\n", trace_errname(r));
 		else
 			fprintf(out, "ok\n");
@@ -295,43 +320,74 @@ static int run_op(const struct engine *e, const struct trace_line *t, int cur, b
 	return 0;
 }
 
-/* The digest of table @t. */
+/* The digest of table @t, or the engine's fingerprint of all its state. */
 static uint64_t table_digest(const struct engine *e, int t)
 {
 	struct digest d = { 0xcbf29ce484222325ULL, 0, NULL };
 
+	if (e->fingerprint)
+		return e->fingerprint(t);
 	e->walk(t, 0, UINT64_MAX, digest_leaf, &d);
 	return d.fnv ^ e->count(t);
 }
 
-/* Run one operation, first with each of its allocations failing in turn. */
+/*
+ * Run one operation, first with each of its allocations failing in turn
+ * (trace_faults->fail_after), or each of its consumer op calls refusing
+ * (->refuse_after): every failed run must report its error and leave the
+ * table as it was; the successful run's transcript is kept.
+ */
 static int run_op_faults(const struct engine *e, const struct trace_line *t, int cur,
 			 bool *live, FILE *out, unsigned long lineno)
 {
+	bool refusing = !trace_faults->fail_after;
+	long live_before = trace_faults->live ? trace_faults->live() : 0;
+	uint64_t before;
 	long n;
 
+	/* Failed runs must leave the table as it is now: one fingerprint for all. */
+	if (e->settle)
+		e->settle(cur);
+	before = table_digest(e, cur);
 	for (n = 0;; n++) {
-		uint64_t before = table_digest(e, cur);
-		long live_before = trace_faults->live();
 		char *buf = NULL;
 		size_t len = 0;
 		FILE *mem = open_memstream(&buf, &len);
+		bool failed, reported;
 		int r;
 
-		trace_faults->fail_after(n);
+		if (refusing)
+			trace_faults->refuse_after(n);
+		else
+			trace_faults->fail_after(n);
 		r = run_op(e, t, cur, live, mem);
-		trace_faults->fail_after(-1);
+		if (refusing) {
+			failed = trace_faults->refused();
+			trace_faults->refuse_after(-1);
+		} else {
+			trace_faults->fail_after(-1);
+		}
 		fclose(mem);
-		if (r || !strstr(buf, "ENOMEM")) {
+		/* A refused merge is a merge that cannot happen: "no". */
+		reported = strstr(buf, "error ENOMEM") ||
+			   (refusing && t->op == OP_MERGE && strstr(buf, ": no"));
+		if (!refusing)
+			failed = reported;
+		if (r || !failed) {
 			fputs(buf, out);
 			free(buf);
 			return r;
 		}
-		trace_faults->injected++;
-		if (table_digest(e, cur) != before || trace_faults->live() != live_before) {
+		if (refusing)
+			trace_faults->refusals++;
+		else
+			trace_faults->injected++;
+		if (!reported || table_digest(e, cur) != before ||
+		    (trace_faults->live && trace_faults->live() != live_before)) {
 			trace_faults->violations++;
-			fprintf(stderr, "line %lu: allocation %ld failing changed the table: %s",
-				lineno, n, buf);
+			fprintf(stderr, "line %lu: %s %ld %s changed the table or kept memory: %s",
+				lineno, refusing ? "consumer op" : "allocation", n,
+				refusing ? "refusing" : "failing", buf);
 		}
 		free(buf);
 	}

@@ -19,7 +19,7 @@
 enum trace_op {
 	OP_GEOMETRY, OP_STORE, OP_CREATE, OP_FIND, OP_LOAD, OP_ERASE, OP_SPLIT,
 	OP_MERGE, OP_STORE_RANGE, OP_ERASE_RANGE, OP_WALK, OP_NEXT, OP_COUNT,
-	OP_STATS, OP_CLONE, OP_USE, OP_FREE, OP_NONE
+	OP_STATS, OP_CLONE, OP_USE, OP_FREE, OP_RESERVE, OP_NONE
 };
 
 struct trace_line {
@@ -27,6 +27,7 @@ struct trace_line {
 	uint64_t a, b;     /* address, or start and end */
 	uint64_t level;
 	uint64_t value;
+	bool pointer;      /* the value was written *N: a pointer leaf */
 	char name[32];     /* geometry name */
 };
 
@@ -44,11 +45,16 @@ const struct trace_geometry *trace_geometry(const char *name);
  */
 bool trace_parse(const char *line, struct trace_line *out, char *err, size_t errlen);
 
-/* A leaf as engines report it: first address, level (0-based), value. */
+/*
+ * A leaf as engines report it: first address, level (0-based), value, and
+ * whether it is a pointer leaf (the consumer's object, split, merged,
+ * cloned and freed through the table's ops) rather than a value entry.
+ */
 struct trace_leaf {
 	uint64_t start;
 	unsigned int level;
 	uint64_t value;
+	bool pointer;
 };
 
 struct trace_stats {
@@ -70,10 +76,12 @@ struct engine {
 	void (*free)(int t);
 	int (*clone)(int dst, int src);
 	/* store: 0 and *@old (was there one?), or -errno. */
-	int (*store)(int t, uint64_t pa, unsigned int level, uint64_t value,
+	int (*store)(int t, uint64_t pa, unsigned int level, uint64_t value, bool pointer,
 		     bool *had_old, struct trace_leaf *old);
 	/* The faithful create and a store into the slot. */
-	int (*create)(int t, uint64_t pa, uint64_t value, bool *had_old, struct trace_leaf *old);
+	int (*create)(int t, uint64_t pa, uint64_t value, bool pointer, bool *had_old,
+		      struct trace_leaf *old);
+	int (*reserve)(int t, uint64_t pa, unsigned int level);
 	bool (*load)(int t, uint64_t pa, struct trace_leaf *leaf);
 	/* The faithful find: the same answer as load. */
 	bool (*find)(int t, uint64_t pa, struct trace_leaf *leaf);
@@ -87,9 +95,21 @@ struct engine {
 	bool (*next)(int t, uint64_t pa, struct trace_leaf *leaf);
 	size_t (*count)(int t);
 	void (*stats)(int t, struct trace_stats *st);
+	/*
+	 * For fault injection, or NULL: clear what a failed operation must
+	 * not set (the library's changed flags), and a hash of all the state
+	 * a failed operation must leave alone (every table, slot and flag,
+	 * the count, the statistics, the consumer's objects alive).
+	 */
+	void (*settle)(int t);
+	uint64_t (*fingerprint)(int t);
 };
 
 extern const struct engine engine_lib, engine_model;
+
+/* The library engine's consumer ops: refuse the n-th call from now (-1: none). */
+void engine_lib_refuse_after(long n);
+bool engine_lib_refused(void);
 
 /* The name of a negative errno, as transcripts print it. */
 const char *trace_errname(long err);
@@ -101,16 +121,21 @@ const char *trace_errname(long err);
 int trace_replay(const struct engine *e, FILE *in, FILE *out);
 
 /*
- * Fault injection (replay --fail-each, built with Tests/C/check.c): when
- * set, every operation is first run with the n-th allocation failing, for
- * n = 0, 1, ... until it succeeds; each failure must report ENOMEM and
- * leave the table's digest and the live allocation count as they were.
- * The transcript is that of the final, successful runs.
+ * Fault injection (replay --fail-each, --refuse-each): when set, every
+ * operation is first run with the n-th allocation failing (@fail_after,
+ * built with Tests/C/check.c's counting allocator), or the n-th call of a
+ * consumer op (ops->split, ->merge, ->clone) refusing (@refuse_after), for
+ * n = 0, 1, ... until the operation gets through; each failed run must
+ * report its error (ENOMEM; a refused merge is "no") and leave the table's
+ * fingerprint and the live allocation count as they were. The transcript
+ * is that of the final, successful runs.
  */
 struct trace_faults {
-	void (*fail_after)(long n);
+	void (*fail_after)(long n);   /* NULL: no allocation failures */
+	void (*refuse_after)(long n); /* NULL: no refusals */
+	bool (*refused)(void);        /* did the last run refuse? */
 	long (*live)(void);
-	unsigned long injected, violations;
+	unsigned long injected, refusals, violations;
 };
 
 extern struct trace_faults *trace_faults;
