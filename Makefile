@@ -43,15 +43,17 @@ SHARED   := $(B)/$(LIBNAME).so.$(VERSION)
 STATIC   := $(B)/$(LIBNAME).a
 
 # Debian packages the build and the tests need; `make deps` installs the
-# missing ones. swift itself comes with the machine.
-DEB_PKGS := gcc g++ libbsd-dev pkg-config valgrind binutils python3
+# missing ones. swift itself comes with the machine. liburcu-dev: the
+# library's one dependency (concurrent readers, the memb flavour).
+DEB_PKGS := gcc g++ libbsd-dev liburcu-dev pkg-config valgrind binutils python3
+URCU_LIBS := -lurcu-memb -lurcu-common -lpthread
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all lib install uninstall deps test demo demo-c clean \
-        check-c-all check-c check-small check-sanitize check-valgrind check-rfc check-install \
+        check-c-all check-c check-small check-sanitize check-valgrind check-rcu check-rfc check-install \
         check-headers check-readme swift-build check-swift check-consumer check-docs \
         check-traces check-diff check-fault check-fuzz fuzz check-swift-sanitize check-swift-valgrind \
-        bench bench-swift bench-latency bench-changed bench-scan
+        bench bench-swift bench-latency bench-changed bench-scan bench-concurrent
 
 all: lib
 
@@ -67,7 +69,7 @@ $(STATIC): $(OBJS)
 	$(AR) rcs $@ $^
 
 $(SHARED): $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(URCU_LIBS)
 	ln -sf $(LIBNAME).so.$(VERSION) $(B)/$(SONAME)
 	ln -sf $(SONAME) $(B)/$(LIBNAME).so
 
@@ -142,7 +144,7 @@ demo: deps
 # The README's C example, built against the static library and run.
 demo-c: lib
 	$(README_EXAMPLE) > $(B)/demo.c
-	$(CC) -Iinclude $(STD) $(WARNINGS) -Werror -O2 -o $(B)/demo $(B)/demo.c $(STATIC)
+	$(CC) -Iinclude $(STD) $(WARNINGS) -Werror -O2 -o $(B)/demo $(B)/demo.c $(STATIC) $(URCU_LIBS)
 	$(B)/demo
 
 include mk/tests.mk mk/traces.mk mk/swift.mk mk/bench.mk

@@ -30,7 +30,9 @@ let package = Package(
             name: "CMemTable",
             path: ".",
             sources: ["Sources/CMemTable/mem_table.c", "Sources/CMemTable/mem_table_ext.c"],
-            publicHeadersPath: "include"
+            publicHeadersPath: "include",
+            // Concurrent readers: liburcu's memb flavour (Debian liburcu-dev).
+            linkerSettings: [.linkedLibrary("urcu-memb"), .linkedLibrary("urcu-common")]
         ),
         .target(
             name: "MemTable",

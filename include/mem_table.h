@@ -310,6 +310,7 @@ struct mem_table_geometry {
 	unsigned int page_shift;
 	unsigned int bits_per_level;
 	unsigned int phys_bits;
+	unsigned int flags; /* the library's: 0 in every geometry a program makes */
 };
 
 /* x86-64, 4-level paging: 4 KiB pages, 9 bits per level, 46 bits. */
@@ -810,6 +811,89 @@ struct mem_table_stats {
  * Return: 0, or -EINVAL for NULL arguments.
  */
 MEM_TABLE_API int mem_table_stats(struct mem_table *table, struct mem_table_stats *stats);
+
+/*
+ * Concurrent readers (userspace RCU, liburcu's memb flavour).
+ *
+ * A table made by mem_table_alloc_rcu() can be read by any number of
+ * threads while one writer at a time changes it, as the kernel's XArray is
+ * read under rcu_read_lock(): readers take no lock, see every entry either
+ * as it was or as it is, and never a freed table or leaf.
+ *
+ * - Readers call mem_table_load() and mem_table_walk() between
+ *   mem_table_rcu_read_lock() and mem_table_rcu_read_unlock() (or liburcu's
+ *   urcu_memb_read_lock() in a thread registered with urcu_memb), and use
+ *   what they read only there. mem_table_lookup() (plain loads), the
+ *   faithful mem_table_find(), mem_table_next() and mem_table_count() are
+ *   not for readers.
+ * - Writers: the caller serialises them (one at a time, with its own
+ *   lock), as the RFC leaves locking to the caller; every other function
+ *   is a writer's. Every new table and entry is published with a release
+ *   store; every table and leaf a writer unlinks is freed (ops->free for a
+ *   pointer) only after a grace period, through call_rcu(). A leaf handed
+ *   back to the caller (mem_table_store()'s @old, mem_table_erase()) may
+ *   still be read: pass it to mem_table_rcu_free_leaf(), not to ops->free.
+ *   mem_table_create() is refused (EOPNOTSUPP): its slot would be filled
+ *   by a plain store.
+ * - mem_table_free() defers the whole table; @ops must stay valid until
+ *   mem_table_rcu_barrier() has returned after it.
+ */
+
+/**
+ * mem_table_alloc_rcu() - Allocate an empty table for concurrent readers.
+ * @geo: The geometry (copied: it need not outlive the table).
+ * @ops: As for mem_table_alloc().
+ *
+ * Context: Allocates the root and a copy of @geo.
+ * Return: The table, or NULL with errno EINVAL or ENOMEM.
+ */
+MEM_TABLE_API struct mem_table *mem_table_alloc_rcu(const struct mem_table_geometry *geo,
+						    struct mem_table_ops *ops);
+
+/**
+ * mem_table_is_rcu() - Was @table made by mem_table_alloc_rcu()?
+ * @table: The table.
+ *
+ * Context: Any.
+ */
+MEM_TABLE_API bool mem_table_is_rcu(const struct mem_table *table);
+
+/**
+ * mem_table_rcu_read_lock() - Begin a read-side critical section.
+ *
+ * The first call in a thread registers it with liburcu (urcu_memb), and the
+ * thread is unregistered when it exits. Sections nest.
+ *
+ * Context: Any thread; never blocks, never allocates after the first call.
+ */
+MEM_TABLE_API void mem_table_rcu_read_lock(void);
+
+/**
+ * mem_table_rcu_read_unlock() - End a read-side critical section.
+ *
+ * Context: The thread of the matching mem_table_rcu_read_lock().
+ */
+MEM_TABLE_API void mem_table_rcu_read_unlock(void);
+
+/**
+ * mem_table_rcu_free_leaf() - Release a leaf after a grace period.
+ * @table: The table the leaf was in (for its ops).
+ * @entry: The leaf, handed back by mem_table_store() or mem_table_erase();
+ *         a value entry or NULL is ignored.
+ *
+ * For a table not made for concurrent use, ops->free(@entry) at once.
+ *
+ * Context: A writer's; not inside a read-side critical section.
+ */
+MEM_TABLE_API void mem_table_rcu_free_leaf(struct mem_table *table, void *entry);
+
+/**
+ * mem_table_rcu_barrier() - Wait until every deferred free has been done.
+ *
+ * Context: Blocks for at least a grace period; not inside a read-side
+ * critical section.
+ */
+MEM_TABLE_API void mem_table_rcu_barrier(void);
 
 #ifdef __cplusplus
 }

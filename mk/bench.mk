@@ -12,7 +12,7 @@ BENCH_N    ?= 1048576
 BENCH_RUNS ?= 5
 
 $(B)/bench: Benchmarks/bench.c Benchmarks/bench.h $(STATIC) $(HEADERS) | $(B)
-	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/bench.c $(STATIC) -lJudy -lbsd
+	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/bench.c $(STATIC) -lJudy -lbsd $(URCU_LIBS)
 
 bench:
 	$(MAKE) deps DEPS_EXTRA=libjudy-dev
@@ -24,7 +24,7 @@ bench-swift:
 
 # What shorter walks would do for dependent lookups (Benchmarks/README.md).
 $(B)/bench-latency: Benchmarks/latency.c Benchmarks/bench.h $(STATIC) $(HEADERS) | $(B)
-	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/latency.c $(STATIC)
+	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/latency.c $(STATIC) $(URCU_LIBS)
 
 bench-latency: lib $(B)/bench-latency
 	$(B)/bench-latency $(BENCH_N) $(if $(filter command line,$(origin BENCH_RUNS)),$(BENCH_RUNS),9)
@@ -32,7 +32,7 @@ bench-latency: lib $(B)/bench-latency
 
 # The changed walk against a walk of everything, 1% of the pages changed.
 $(B)/bench-changed: Benchmarks/changed.c Benchmarks/bench.h $(STATIC) $(HEADERS) | $(B)
-	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/changed.c $(STATIC)
+	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/changed.c $(STATIC) $(URCU_LIBS)
 
 bench-changed: lib $(B)/bench-changed
 	$(B)/bench-changed $(BENCH_N) 9 1
@@ -49,3 +49,11 @@ bench-scan: $(B)/scan-reader $(B)/scan-toucher
 	swift build -c release --product memtable
 	python3 Benchmarks/scan/bench_scan.py .build/release/memtable $(B)/scan-reader $(B)/scan-toucher \
 	    $(if $(filter command line,$(origin BENCH_RUNS)),$(BENCH_RUNS),5)
+
+# Concurrent readers (Benchmarks/concurrent.c): RCU lookups with and without
+# a writer, against a rwlock and a mutex.
+$(B)/bench-concurrent: Benchmarks/concurrent.c $(STATIC) $(HEADERS) | $(B)
+	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/concurrent.c $(STATIC) $(URCU_LIBS)
+
+bench-concurrent: lib $(B)/bench-concurrent
+	$(B)/bench-concurrent 1048576 $(BENCH_RUNS) 1

@@ -18,7 +18,7 @@ TEST_SRCS   := Tests/C/check.c
 TEST_HDRS   := Tests/C/check.h Tests/C/rng.h $(HEADERS)
 TEST_ALLOC  := -Dcalloc=mt_test_calloc -Dfree=mt_test_free
 TEST_CFLAGS := $(STD) $(WARNINGS) -g -O1
-TEST_LIBS   := -lbsd
+TEST_LIBS   := -lbsd $(URCU_LIBS)
 SAN_CC      ?= $(CC)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SMALL_GEOM  := -DMEM_TABLE_PTRS_SHIFT=3 -DMAX_PHYSMEM_BITS=23
@@ -79,6 +79,40 @@ check-valgrind: $(B)/test/test_mem_table $(B)/test/test_rfc_fixes $(B)/test/test
 	$(VALGRIND) $(B)/test/test_mem_table $(SEED) 20000
 	$(VALGRIND) $(B)/test/test_mem_table_ext
 
+# Concurrent readers (mem_table_alloc_rcu()): the stress test against the
+# library's plain sources (the counting allocator is not thread-safe), as
+# built, under ASan+UBSan, and under TSan (Tests/C/tsan-rcu-suppressions.txt
+# says why each suppression is safe); then two deliberately broken builds
+# that must fail it: frees without a grace period (ASan sees the reader's
+# use after free) and plain stores instead of release stores (TSan sees the
+# race with the readers' loads).
+RCU_TEST := Tests/C/test_mem_table_rcu.c
+RCU_DEPS := $(RCU_TEST) $(SRCS) $(HEADERS) $(INTERNAL) Tests/C/rng.h | $(B)/test
+RCU_CC    = $(CC) $(STD) $(WARNINGS) -g -Iinclude -ITests/C -o $@ $(RCU_TEST) $(SRCS) $(URCU_LIBS)
+TSAN_RCU := TSAN_OPTIONS="suppressions=$(abspath Tests/C/tsan-rcu-suppressions.txt) halt_on_error=1"
+
+$(B)/test/rcu: $(RCU_DEPS)
+	$(RCU_CC) -O2
+$(B)/test/rcu-asan: $(RCU_DEPS)
+	$(RCU_CC) -O1 $(SAN_FLAGS)
+$(B)/test/rcu-tsan: $(RCU_DEPS)
+	$(RCU_CC) -O1 -fsanitize=thread
+$(B)/test/rcu-broken-free: $(RCU_DEPS)
+	$(RCU_CC) -O1 $(SAN_FLAGS) -DMEM_TABLE_RCU_BROKEN
+$(B)/test/rcu-broken-publish: $(RCU_DEPS)
+	$(RCU_CC) -O1 -fsanitize=thread -DMEM_TABLE_RCU_BROKEN_PUBLISH
+
+check-rcu: $(B)/test/rcu $(B)/test/rcu-asan $(B)/test/rcu-tsan $(B)/test/rcu-broken-free $(B)/test/rcu-broken-publish
+	$(B)/test/rcu $(SEED) 300000
+	ASAN_OPTIONS=detect_leaks=1 $(B)/test/rcu-asan $(SEED) 100000
+	$(TSAN_RCU) $(B)/test/rcu-tsan $(SEED) 20000
+	@! ASAN_OPTIONS=detect_leaks=0 $(B)/test/rcu-broken-free $(SEED) 100000 > $(B)/test/rcu-broken.log 2>&1 && \
+	  grep -q "heap-use-after-free" $(B)/test/rcu-broken.log && \
+	  echo "rcu: the build that frees without a grace period fails the stress test (AddressSanitizer: heap-use-after-free)"
+	@! $(TSAN_RCU) $(B)/test/rcu-broken-publish $(SEED) 20000 > $(B)/test/rcu-broken.log 2>&1 && \
+	  grep -q "ThreadSanitizer: data race" $(B)/test/rcu-broken.log && \
+	  echo "rcu: the build that publishes with plain stores fails the stress test (ThreadSanitizer: data race)"
+
 check-rfc: $(B)/test/test_rfc_fixes_rfc
 	$(B)/test/test_rfc_fixes_rfc --rfc
 
@@ -97,10 +131,10 @@ check-headers: lib | $(B)/test
 	done
 	@for where in -DOWN_BEFORE -UOWN_BEFORE; do \
 	  $(CC) -Iinclude -std=c99 -pedantic -Wall -Wextra -Werror $$where -o $(B)/test/own_names \
-	      Tests/C/headers/own_names.c $(STATIC) && $(B)/test/own_names || exit 1; \
+	      Tests/C/headers/own_names.c $(STATIC) $(URCU_LIBS) && $(B)/test/own_names || exit 1; \
 	  if command -v $(CXX) >/dev/null; then \
 	    $(CXX) -Iinclude -pedantic -Wall -Wextra -Werror $$where -x c++ -o $(B)/test/own_names \
-	      Tests/C/headers/own_names.c -x none $(STATIC) && $(B)/test/own_names || exit 1; fi; \
+	      Tests/C/headers/own_names.c -x none $(STATIC) $(URCU_LIBS) && $(B)/test/own_names || exit 1; fi; \
 	done
 	@echo "headers: each compiles on its own (C gnu11 and C99 -pedantic, C++ -pedantic);" \
 	      "a program's own BIT, PAGE_SIZE, PAGE_SHIFT, PTRS_PER_*, enum pg_level stay its own"
@@ -114,7 +148,8 @@ check-install: lib
 	PKG_CONFIG_PATH="$$tmp/usr/lib/pkgconfig" && export PKG_CONFIG_PATH && \
 	cc consumer.c $$(pkg-config --cflags --libs memtable) -o consumer && \
 	LD_LIBRARY_PATH="$$tmp/usr/lib" ./consumer && \
-	cc -static consumer.c $$(pkg-config --cflags memtable) "$$tmp/usr/lib/libmemtable.a" -o consumer-static && \
+	cc -static consumer.c $$(pkg-config --cflags memtable) "$$tmp/usr/lib/libmemtable.a" \
+	    $$(pkg-config --static --libs-only-l memtable | sed 's/-lmemtable//') -lpthread -o consumer-static && \
 	./consumer-static >/dev/null && \
 	cd - >/dev/null && $(MAKE) -s install DESTDIR="$$tmp/stage" PREFIX=/opt/mt >/dev/null && \
 	test -f "$$tmp/stage/opt/mt/include/mem_table.h" && \
@@ -127,6 +162,6 @@ check-install: lib
 # The C half of `make test`.
 check-c-all: lib
 	$(MAKE) check-headers check-rfc check-install check-readme
-	$(MAKE) check-small check-sanitize check-valgrind
+	$(MAKE) check-small check-sanitize check-valgrind check-rcu
 	$(MAKE) check-c
 

@@ -24,26 +24,26 @@ $(T):
 	mkdir -p $@
 
 $(T)/memtable-replay: $(TRACE_DIR)/replay.c $(TRACE_LIB) $(TRACE_HDRS) $(OBJS) | $(T)
-	$(CC) $(TRACE_CFLAGS) -o $@ $(TRACE_DIR)/replay.c $(TRACE_LIB) $(OBJS) -lbsd
+	$(CC) $(TRACE_CFLAGS) -o $@ $(TRACE_DIR)/replay.c $(TRACE_LIB) $(OBJS) -lbsd $(URCU_LIBS)
 
 $(T)/memtable-replay-faults: $(TRACE_DIR)/replay.c $(TRACE_LIB) $(TRACE_HDRS) $(B)/test/lib.o $(TEST_SRCS) | $(T)
 	$(CC) $(TRACE_CFLAGS) -ITests/C -DTRACE_FAULTS -o $@ $(TRACE_DIR)/replay.c $(TRACE_LIB) \
-	    $(TEST_SRCS) $(B)/test/lib.o -lbsd
+	    $(TEST_SRCS) $(B)/test/lib.o -lbsd $(URCU_LIBS)
 
 # The same under AddressSanitizer and UBSan: the random test's memory checks.
 $(T)/memtable-replay-faults-san: $(TRACE_DIR)/replay.c $(TRACE_LIB) $(TRACE_HDRS) $(B)/test/lib_san.o $(TEST_SRCS) | $(T)
 	$(CC) $(TRACE_CFLAGS) $(SAN_FLAGS) -ITests/C -DTRACE_FAULTS -o $@ $(TRACE_DIR)/replay.c $(TRACE_LIB) \
-	    $(TEST_SRCS) $(B)/test/lib_san.o -lbsd
+	    $(TEST_SRCS) $(B)/test/lib_san.o -lbsd $(URCU_LIBS)
 
 $(T)/libmemtable-failalloc.so: $(TRACE_DIR)/failalloc.c | $(T)
 	$(CC) $(TRACE_CFLAGS) -shared -fPIC -o $@ $<
 
 $(T)/memtable-gen: $(TRACE_DIR)/gen.c $(TRACE_DIR)/trace.c $(TRACE_DIR)/trace.h | $(T)
-	$(CC) $(TRACE_CFLAGS) -o $@ $(TRACE_DIR)/gen.c $(TRACE_DIR)/trace.c -lbsd
+	$(CC) $(TRACE_CFLAGS) -o $@ $(TRACE_DIR)/gen.c $(TRACE_DIR)/trace.c -lbsd $(URCU_LIBS)
 
 $(T)/fuzz: $(TRACE_DIR)/fuzz.c $(TRACE_LIB) $(TRACE_HDRS) $(SRCS) $(INTERNAL) | $(T)
 	$(FUZZ_CC) $(STD) -g -O1 -fuse-ld=lld -Iinclude -I$(TRACE_DIR) -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -o $@ $(TRACE_DIR)/fuzz.c $(TRACE_LIB) $(SRCS) -lbsd
+	    -fno-sanitize-recover=all -o $@ $(TRACE_DIR)/fuzz.c $(TRACE_LIB) $(SRCS) -lbsd $(URCU_LIBS)
 
 $(SWIFT_TRACE): Package.swift $(wildcard Sources/*/*.swift) $(SRCS) $(HEADERS) $(INTERNAL)
 	swift build -c release --product memtable-trace

@@ -208,9 +208,17 @@ static void _mem_table_free(struct mem_table *table)
 	free(table);
 }
 
+void _mem_table_free_now(struct mem_table *table)
+{
+	_mem_table_free(table);
+}
+
 void mem_table_free(struct mem_table *table)
 {
-	if (table)
+	/* Addition: readers may still be in a concurrent table (mem_table_ext.c). */
+	if (table && _mem_table_is_rcu(table))
+		_mem_table_retire_root(table);
+	else if (table)
 		_mem_table_free(table);
 }
 EXPORT_SYMBOL_GPL(mem_table_free);
@@ -335,6 +343,11 @@ void **mem_table_create(struct mem_table *table, phys_addr_t pa)
 	 */
 	if (!_mem_table_in_range(table, pa)) {
 		errno = ERANGE;
+		return NULL;
+	}
+	/* Addition: readers of a concurrent table would race the consumer's store. */
+	if (_mem_table_is_rcu(table)) {
+		errno = EOPNOTSUPP;
 		return NULL;
 	}
 	entry = _mem_table_create(table, pa);

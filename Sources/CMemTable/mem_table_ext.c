@@ -19,8 +19,10 @@
  * Copyright © 2026 the memtable authors.
  */
 #include <assert.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
+#include <urcu/urcu-memb.h>
 
 #include "mem_table_internal.h"
 
@@ -121,6 +123,37 @@ struct mem_table *mem_table_alloc_geometry(const struct mem_table_geometry *geo,
 				     ops);
 }
 
+struct mem_table *mem_table_alloc_rcu(const struct mem_table_geometry *geo,
+				      struct mem_table_ops *ops)
+{
+	struct mem_table_geometry *own;
+	struct mem_table *table;
+
+	if (!_mem_table_geometry_ok(geo)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/* The tables' own copy, flagged: freed after the last of them. */
+	own = calloc(1, sizeof(*own));
+	if (!own) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	*own = *geo;
+	own->flags |= MEM_TABLE_GEO_RCU;
+	table = _mem_table_alloc_root(&own->levels[own->nlevels - 1], ops);
+	if (!table) {
+		free(own);
+		errno = ENOMEM;
+	}
+	return table;
+}
+
+bool mem_table_is_rcu(const struct mem_table *table)
+{
+	return table && _mem_table_is_rcu(table);
+}
+
 const struct mem_table_geometry *mem_table_get_geometry(const struct mem_table *table)
 {
 	return table ? _mem_table_geometry(table->level) : NULL;
@@ -167,11 +200,187 @@ static struct mem_table *_mem_table_new(struct mem_table_level *level, struct me
 	return next;
 }
 
+/*
+ * Mark a table changed. A table's header shares a cache line with what
+ * every lookup reads (its level, its first slots): it is written only if the
+ * mark is not set already, so that a writer does not take that line from
+ * concurrent readers on every store.
+ */
+static inline void _mem_table_mark(struct mem_table *table)
+{
+	if (!table->changed)
+		table->changed = true;
+}
+
 /* Hand a leaf back to its owner: ops->free, unless it is a value. */
 static void _mem_table_release(struct mem_table_ops *ops, void *entry)
 {
 	if (entry && ops && ops->free && !mem_table_is_value(entry))
 		ops->free(entry);
+}
+
+static size_t _mem_table_destroy(struct mem_table *table);
+static size_t _mem_table_count_leaves(const struct mem_table *table);
+
+/* -------------------------------------------------------------- reclaim */
+
+/*
+ * What a writer unlinks from a table that readers may be in (a concurrent
+ * table, mem_table_alloc_rcu()) is freed after a grace period: a leaf
+ * (ops->free), an emptied table, a subtree with its leaves, the whole
+ * table. Elsewhere, at once. A node records each; if there is no memory
+ * for one, the writer waits for the grace period itself.
+ */
+enum _mem_table_retired_kind { RETIRED_LEAF, RETIRED_TABLE, RETIRED_TREE, RETIRED_ROOT };
+
+struct _mem_table_retired {
+	struct rcu_head head;
+	enum _mem_table_retired_kind kind;
+	void *object;
+	struct mem_table_ops *ops;
+};
+
+static pthread_key_t _mem_table_rcu_key;
+static pthread_once_t _mem_table_rcu_once = PTHREAD_ONCE_INIT;
+static __thread bool _mem_table_rcu_registered;
+
+static void _mem_table_rcu_thread_exit(void *arg)
+{
+	(void)arg;
+	urcu_memb_unregister_thread();
+}
+
+static void _mem_table_rcu_key_init(void)
+{
+	if (pthread_key_create(&_mem_table_rcu_key, _mem_table_rcu_thread_exit))
+		abort();
+}
+
+/* liburcu wants readers, and callers of call_rcu(), registered. */
+static void _mem_table_rcu_register(void)
+{
+	if (__builtin_expect(_mem_table_rcu_registered, 1))
+		return;
+	pthread_once(&_mem_table_rcu_once, _mem_table_rcu_key_init);
+	urcu_memb_register_thread();
+	/* A non-NULL value, so that the destructor runs at thread exit. */
+	pthread_setspecific(_mem_table_rcu_key, &_mem_table_rcu_registered);
+	_mem_table_rcu_registered = true;
+}
+
+static void _mem_table_reclaim_now(enum _mem_table_retired_kind kind, void *object,
+				   struct mem_table_ops *ops)
+{
+	const struct mem_table_geometry *geo;
+
+	switch (kind) {
+	case RETIRED_LEAF:
+		ops->free(object);
+		break;
+	case RETIRED_TABLE:
+		free(object);
+		break;
+	case RETIRED_TREE:
+		_mem_table_destroy(object);
+		break;
+	case RETIRED_ROOT:
+		/* The geometry copy goes last: every table of the tree points into it. */
+		geo = _mem_table_geometry(((struct mem_table *)object)->level);
+		_mem_table_free_now(object);
+		free((void *)(uintptr_t)geo);
+		break;
+	}
+}
+
+static void _mem_table_reclaim(struct rcu_head *head)
+{
+	struct _mem_table_retired *r = caa_container_of(head, struct _mem_table_retired, head);
+
+	_mem_table_reclaim_now(r->kind, r->object, r->ops);
+	free(r);
+}
+
+static void _mem_table_retire(enum _mem_table_retired_kind kind, void *object,
+			      struct mem_table_ops *ops)
+{
+	struct _mem_table_retired *r;
+
+#ifdef MEM_TABLE_RCU_BROKEN
+	/* The deliberately broken build of the stress test: no grace period. */
+	_mem_table_reclaim_now(kind, object, ops);
+	return;
+#endif
+	_mem_table_rcu_register();
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		urcu_memb_synchronize_rcu();
+		_mem_table_reclaim_now(kind, object, ops);
+		return;
+	}
+	r->kind = kind;
+	r->object = object;
+	r->ops = ops;
+	urcu_memb_call_rcu(&r->head, _mem_table_reclaim);
+}
+
+/* A leaf @table no longer holds (it was published): ops->free, maybe later. */
+static void _mem_table_retire_leaf(struct mem_table *table, void *entry)
+{
+	if (!entry || mem_table_is_value(entry) || !table->ops || !table->ops->free)
+		return;
+	if (_mem_table_is_rcu(table))
+		_mem_table_retire(RETIRED_LEAF, entry, table->ops);
+	else
+		table->ops->free(entry);
+}
+
+/* A table unlinked from @table's tree, its slots cleared or handed on. */
+static void _mem_table_retire_table(struct mem_table *table, struct mem_table *gone)
+{
+	if (_mem_table_is_rcu(table))
+		_mem_table_retire(RETIRED_TABLE, gone, NULL);
+	else
+		free(gone);
+}
+
+/* A subtree unlinked from @table's tree, with its leaves; returns its leaves. */
+static size_t _mem_table_retire_tree(struct mem_table *table, struct mem_table *gone)
+{
+	size_t n;
+
+	if (!_mem_table_is_rcu(table))
+		return _mem_table_destroy(gone);
+	n = _mem_table_count_leaves(gone);
+	_mem_table_retire(RETIRED_TREE, gone, NULL);
+	return n;
+}
+
+void _mem_table_retire_root(struct mem_table *table)
+{
+	_mem_table_retire(RETIRED_ROOT, table, NULL);
+}
+
+void mem_table_rcu_read_lock(void)
+{
+	_mem_table_rcu_register();
+	urcu_memb_read_lock();
+}
+
+void mem_table_rcu_read_unlock(void)
+{
+	urcu_memb_read_unlock();
+}
+
+void mem_table_rcu_free_leaf(struct mem_table *table, void *entry)
+{
+	if (table)
+		_mem_table_retire_leaf(table, entry);
+}
+
+void mem_table_rcu_barrier(void)
+{
+	_mem_table_rcu_register();
+	urcu_memb_barrier();
 }
 
 static bool _mem_table_empty(const struct mem_table *table)
@@ -352,7 +561,7 @@ static int _mem_table_slot(struct mem_table *table, phys_addr_t pa,
 
 	if (level == target) {
 		/* The caller changes this slot: its table changed, as on the path. */
-		table->changed = true;
+		_mem_table_mark(table);
 		*out = &entries[i];
 		return 0;
 	}
@@ -360,15 +569,15 @@ static int _mem_table_slot(struct mem_table *table, phys_addr_t pa,
 		next = _mem_table_new(level - 1, table->ops, pool);
 		if (!next)
 			return -ENOMEM;
-		entries[i] = ENTRY(next);
+		MEM_TABLE_PUBLISH(&entries[i], ENTRY(next));
 	} else if (IS_LEAF(old)) {
 		/* Nothing can fail after the split: its path reaches @target. */
 		err = _mem_table_split_leaf(table->ops, old, level - 1, pa, target, pool, &next);
 		if (err)
 			return err;
-		entries[i] = ENTRY(next);
-		_mem_table_release(table->ops, old);
-		table->changed = true;
+		MEM_TABLE_PUBLISH(&entries[i], ENTRY(next));
+		_mem_table_retire_leaf(table, old);
+		_mem_table_mark(table);
 		/* One leaf became a table of them, at each level split. */
 		for (level--; level >= target; level--)
 			*added += (long)level->nentries - 1;
@@ -376,11 +585,12 @@ static int _mem_table_slot(struct mem_table *table, phys_addr_t pa,
 	}
 	err = _mem_table_slot(TABLE(entries[i]), pa, target, pool, added, out);
 	if (err && next) {
-		entries[i] = old;
-		free(next);
+		/* Readers may have seen it (empty): it goes as an unlinked table does. */
+		MEM_TABLE_PUBLISH(&entries[i], old);
+		_mem_table_retire_table(table, next);
 	}
 	if (!err)
-		table->changed = true;
+		_mem_table_mark(table);
 	return err;
 }
 
@@ -391,7 +601,7 @@ static void _mem_table_mark_path(struct mem_table *table, phys_addr_t pa,
 	for (;;) {
 		void *e;
 
-		table->changed = true;
+		_mem_table_mark(table);
 		if (table->level == target)
 			return;
 		e = table->entries[_mem_table_index(table->level, pa)];
@@ -421,14 +631,15 @@ static void **_mem_table_leaf_slot(struct mem_table *table, phys_addr_t pa,
 {
 	for (;;) {
 		void **slot = &table->entries[_mem_table_index(table->level, pa)];
+		void *e = MEM_TABLE_READ(slot);
 
-		if (!*slot || mem_table_is_reserved(*slot))
+		if (!e || mem_table_is_reserved(e))
 			return NULL;
-		if (IS_LEAF(*slot)) {
+		if (IS_LEAF(e)) {
 			*level = table->level;
 			return slot;
 		}
-		table = TABLE(*slot);
+		table = TABLE(e);
 	}
 }
 
@@ -476,7 +687,7 @@ _mem_table_store_page_walk(struct mem_table *table, phys_addr_t pa, int *ret)
 		}
 		made[n] = slot;
 		was[n++] = *slot;
-		*slot = ENTRY(next);
+		MEM_TABLE_PUBLISH(slot, ENTRY(next));
 		t = next;
 	}
 	/* The next page store in this table starts here. */
@@ -488,8 +699,10 @@ _mem_table_store_page_walk(struct mem_table *table, phys_addr_t pa, int *ret)
 	return t;
 undo:
 	while (n--) {
-		free(TABLE(*made[n]));
-		*made[n] = was[n];
+		struct mem_table *gone = TABLE(*made[n]);
+
+		MEM_TABLE_PUBLISH(made[n], was[n]);
+		_mem_table_retire_table(table, gone);
 	}
 	return NULL;
 }
@@ -515,18 +728,18 @@ static inline int _mem_table_store_page(struct mem_table *table, phys_addr_t pa,
 			return ret;
 	}
 	/* Mark the path changed, as the RFC's create does. */
-	table->changed = true;
+	_mem_table_mark(table);
 	for (i = 0; i < root->hint_depth; i++)
-		root->hint_path[i]->changed = true;
-	t->changed = true;
+		_mem_table_mark(root->hint_path[i]);
+	_mem_table_mark(t);
 	slot = &t->entries[_mem_table_index(page, pa)];
 	prev = mem_table_is_reserved(*slot) ? NULL : *slot;
-	*slot = entry;
+	MEM_TABLE_PUBLISH(slot, entry);
 	root->leaves += !prev;
 	if (old)
 		*old = prev;
-	else
-		_mem_table_release(table->ops, prev);
+	else if (prev && !mem_table_is_value(prev))
+		_mem_table_retire_leaf(table, prev);
 	return 0;
 }
 
@@ -557,34 +770,40 @@ int mem_table_store(struct mem_table *table, phys_addr_t pa, unsigned int level,
 	if (err)
 		return err;
 	prev = *slot;
+	MEM_TABLE_PUBLISH(slot, entry);
 	if (mem_table_is_reserved(prev)) {
 		prev = NULL;
 	} else if (prev && !IS_LEAF(prev)) {
-		_mem_table_destroy(TABLE(prev)); /* no leaves: it only frees tables */
+		_mem_table_retire_tree(table, TABLE(prev)); /* no leaves: only tables */
 		prev = NULL;
 	}
-	*slot = entry;
 	_mem_table_count_add(table, added + (prev ? 0 : 1));
 	if (old)
 		*old = prev;
 	else
-		_mem_table_release(table->ops, prev);
+		_mem_table_retire_leaf(table, prev);
 	return 0;
 }
 
 void *mem_table_load(struct mem_table *table, phys_addr_t pa, unsigned int *level)
 {
 	struct mem_table_level *l;
-	void **slot;
 
 	if (_mem_table_check(table, pa, 0, NULL))
 		return NULL;
-	slot = _mem_table_leaf_slot(table, pa, &l);
-	if (!slot)
-		return NULL;
-	if (level)
-		*level = _mem_table_level_number(l);
-	return *slot;
+	/* Each slot read once: a concurrent writer may change it behind us. */
+	for (l = table->level;; l--) {
+		void *e = MEM_TABLE_READ(&table->entries[_mem_table_index(l, pa)]);
+
+		if (!e || mem_table_is_reserved(e))
+			return NULL;
+		if (IS_LEAF(e)) {
+			if (level)
+				*level = _mem_table_level_number(l);
+			return e;
+		}
+		table = TABLE(e);
+	}
 }
 
 int mem_table_reserve(struct mem_table *table, phys_addr_t pa, unsigned int level)
@@ -606,7 +825,7 @@ int mem_table_reserve(struct mem_table *table, phys_addr_t pa, unsigned int leve
 		return err;
 	_mem_table_count_add(table, added);
 	if (!*slot)
-		*slot = MEM_TABLE_RESERVED;
+		MEM_TABLE_PUBLISH(slot, MEM_TABLE_RESERVED);
 	return 0;
 }
 
@@ -628,22 +847,22 @@ static void *_mem_table_erase(struct mem_table *table, phys_addr_t pa, unsigned 
 	if (!e)
 		return NULL;
 	if (mem_table_is_reserved(e) || IS_LEAF(e)) {
-		*slot = NULL;
+		MEM_TABLE_PUBLISH(slot, NULL);
 		*level = table->level->number;
 		*emptied = _mem_table_empty(table);
 		if (!mem_table_is_reserved(e) && !*emptied)
-			table->changed = true;
+			_mem_table_mark(table);
 		return mem_table_is_reserved(e) ? NULL : e;
 	}
 	leaf = _mem_table_erase(TABLE(e), pa, level, &child_emptied);
 	if (child_emptied) {
-		free(TABLE(e));
-		*slot = NULL;
+		MEM_TABLE_PUBLISH(slot, NULL);
+		_mem_table_retire_table(table, TABLE(e));
 		*emptied = _mem_table_empty(table);
 	}
 	/* The tables that stay on the path changed (mem_table_walk_changed()). */
 	if (leaf && !*emptied)
-		table->changed = true;
+		_mem_table_mark(table);
 	return leaf;
 }
 
@@ -659,7 +878,7 @@ void *mem_table_erase(struct mem_table *table, phys_addr_t pa, unsigned int *lev
 	leaf = _mem_table_erase(table, pa, &number, &emptied);
 	if (!leaf)
 		return NULL;
-	table->changed = true;
+	_mem_table_mark(table);
 	_mem_table_count_add(table, -1);
 	if (level)
 		*level = _mem_table_level_number(table->level - (table->level->number - number));
@@ -727,11 +946,10 @@ int mem_table_merge(struct mem_table *table, phys_addr_t pa, unsigned int level)
 			return -EBUSY;
 		if (!IS_LEAF(merged))
 			return -EINVAL;
-		for (i = 0; i < n; i++)
-			_mem_table_release(table->ops, child->entries[i]);
 	}
-	*slot = merged;
-	free(child);
+	MEM_TABLE_PUBLISH(slot, merged);
+	/* The children go with their table (ops->free for pointers). */
+	_mem_table_retire_tree(table, child);
 	_mem_table_mark_path(table, pa, target);
 	_mem_table_count_add(table, 1 - (long)n);
 	return 0;
@@ -938,8 +1156,8 @@ static int _mem_table_prepare_range(struct mem_table *table, phys_addr_t start, 
 		if (!sub[k])
 			continue;
 		old = *leaf[k];
-		*leaf[k] = ENTRY(sub[k]);
-		_mem_table_release(table->ops, old);
+		MEM_TABLE_PUBLISH(leaf[k], ENTRY(sub[k]));
+		_mem_table_retire_leaf(table, old);
 		added += (long)_mem_table_count_leaves(sub[k]) - 1;
 	}
 	for (k = 0; k < 2; k++) {
@@ -975,25 +1193,25 @@ static size_t _mem_table_erase_in(struct mem_table *table, phys_addr_t base, phy
 		if (!e)
 			continue;
 		if (start <= lo && hi <= last) {
+			MEM_TABLE_PUBLISH(&table->entries[i], NULL);
 			if (mem_table_is_reserved(e)) {
 				/* nothing to release */
 			} else if (IS_LEAF(e)) {
-				_mem_table_release(table->ops, e);
+				_mem_table_retire_leaf(table, e);
 				n++;
 			} else {
-				n += _mem_table_destroy(TABLE(e));
+				n += _mem_table_retire_tree(table, TABLE(e));
 			}
-			table->entries[i] = NULL;
 		} else if (mem_table_is_table(e)) {
 			n += _mem_table_erase_in(TABLE(e), lo, start, last);
 			if (_mem_table_empty(TABLE(e))) {
-				free(TABLE(e));
-				table->entries[i] = NULL;
+				MEM_TABLE_PUBLISH(&table->entries[i], NULL);
+				_mem_table_retire_table(table, TABLE(e));
 			}
 		}
 	}
 	if (n)
-		table->changed = true;
+		_mem_table_mark(table);
 	return n;
 }
 
@@ -1052,22 +1270,21 @@ static int _mem_table_store_range_last(struct mem_table *table, phys_addr_t star
 
 		_mem_table_slot(table, pa, level, NULL, &delta, &slot);
 		prev = *slot;
-
+		MEM_TABLE_PUBLISH(slot, entry);
 		if (prev && !mem_table_is_reserved(prev)) {
 			if (IS_LEAF(prev)) {
-				_mem_table_release(table->ops, prev);
+				_mem_table_retire_leaf(table, prev);
 				delta--;
 			} else {
-				delta -= (long)_mem_table_destroy(TABLE(prev));
+				delta -= (long)_mem_table_retire_tree(table, TABLE(prev));
 			}
 		}
-		*slot = entry;
 		delta++;
 		if (last - pa == _mem_table_span(level) - 1)
 			break;
 		pa += _mem_table_span(level);
 	}
-	table->changed = true;
+	_mem_table_mark(table);
 	_mem_table_count_add(table, delta);
 	return 0;
 }
@@ -1102,7 +1319,7 @@ static int _mem_table_walk(struct mem_table *table, phys_addr_t base, phys_addr_
 
 	for (; i < level->nentries; i++) {
 		phys_addr_t lo = base + i * span;
-		void *e = table->entries[i];
+		void *e = MEM_TABLE_READ(&table->entries[i]);
 
 		if (lo > last)
 			break;
@@ -1291,11 +1508,12 @@ static int _mem_table_clone(struct mem_table *dst, const struct mem_table *src)
 			if (!copy || !IS_LEAF(copy))
 				return -ENOMEM;
 		} else {
-			struct mem_table *sub = _mem_table_new(src->level - 1, ops, NULL);
+			struct mem_table *sub = _mem_table_new(dst->level - 1, ops, NULL);
 
 			if (!sub)
 				return -ENOMEM;
 			memcpy(sub, TABLE(e), sizeof(*sub));
+			sub->level = dst->level - 1; /* the copy's geometry (a concurrent table's own) */
 			dst->entries[i] = ENTRY(sub);
 			if (_mem_table_clone(sub, TABLE(e)))
 				return -ENOMEM;
@@ -1315,7 +1533,10 @@ struct mem_table *mem_table_clone(struct mem_table *table)
 		errno = EINVAL;
 		return NULL;
 	}
-	copy = _mem_table_alloc_root(table->level, table->ops);
+	/* A concurrent table's copy is one too, with a geometry of its own. */
+	copy = _mem_table_is_rcu(table) ?
+		       mem_table_alloc_rcu(_mem_table_geometry(table->level), table->ops) :
+		       _mem_table_alloc_root(table->level, table->ops);
 	if (!copy)
 		return NULL;
 	copy->changed = table->changed;

@@ -88,4 +88,33 @@ static inline size_t _mem_table_size(const struct mem_table_level *level)
 struct mem_table *_mem_table_alloc_root(struct mem_table_level *level,
 					struct mem_table_ops *ops);
 
+/*
+ * Concurrent readers (mem_table_alloc_rcu()): the table's geometry is the
+ * library's own copy, flagged, so that any table of the tree knows.
+ */
+#define MEM_TABLE_GEO_RCU 1U
+
+static inline bool _mem_table_is_rcu(const struct mem_table *table)
+{
+	return _mem_table_geometry(table->level)->flags & MEM_TABLE_GEO_RCU;
+}
+
+/*
+ * A slot a reader may see is written with a release store, so that what it
+ * points to (a new table, a consumer's leaf) is complete before it can be
+ * found; and read with an acquire load. Both are plain moves on x86-64 and
+ * single instructions on arm64 (stlr, ldar).
+ */
+#ifndef MEM_TABLE_RCU_BROKEN_PUBLISH
+#define MEM_TABLE_PUBLISH(slot, value) __atomic_store_n((slot), (value), __ATOMIC_RELEASE)
+#else /* the deliberately broken build of the stress test: a plain store */
+#define MEM_TABLE_PUBLISH(slot, value) (*(slot) = (value))
+#endif
+#define MEM_TABLE_READ(slot) __atomic_load_n((slot), __ATOMIC_ACQUIRE)
+
+/* mem_table.c's teardown of a whole table, for mem_table_free() and after a grace period. */
+void _mem_table_free_now(struct mem_table *table);
+/* mem_table_free() of a table made for concurrent readers (mem_table_ext.c). */
+void _mem_table_retire_root(struct mem_table *table);
+
 #endif /* __MEM_TABLE_INTERNAL_H__ */
