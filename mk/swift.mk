@@ -35,12 +35,15 @@ check-consumer:
 check-swift: swift-build
 	swift test
 
-# The Swift tests under AddressSanitizer and ThreadSanitizer, and the Swift
-# replay under valgrind, each in a build folder of its own.
+# The Swift tests under AddressSanitizer and ThreadSanitizer (the
+# SharedMemTable stress test among them: Tests/C/tsan-rcu-suppressions.txt
+# says why liburcu's grace periods need suppressions), and the Swift replay
+# under valgrind, each in a build folder of its own.
 check-swift-sanitize:
 	LSAN_OPTIONS=suppressions=$(abspath Tests/lsan-suppressions.txt) \
 	    swift test --scratch-path .build/asan --sanitize=address --disable-xctest
-	swift test --scratch-path .build/tsan --sanitize=thread --disable-xctest --filter Concurrency
+	TSAN_OPTIONS="suppressions=$(abspath Tests/C/tsan-rcu-suppressions.txt)" \
+	    swift test --scratch-path .build/tsan --sanitize=thread --disable-xctest --filter Concurrency
 
 check-swift-valgrind: $(SWIFT_TRACE)
 	@cp $(SWIFT_TRACE) $(T)/memtable-trace-stripped && strip $(T)/memtable-trace-stripped

@@ -24,14 +24,22 @@ final class Storage<Value> {
     /// lookup is specialised into the caller as the C one is into C code.
     @usableFromInline let walk: Walk
 
+    /// Whether readers on other threads may be in the table
+    /// (`mem_table_alloc_rcu`): what it hands back is then released after a
+    /// grace period.
+    let concurrent: Bool
+
     @usableFromInline
-    init(geometry: Geometry) {
+    init(geometry: Geometry, concurrent: Bool = false) {
         _ = CGlobals.initialized
-        guard let table = mem_table_alloc_geometry(geometry.box.c, boxOps) else {
+        let made = concurrent ? mem_table_alloc_rcu(geometry.box.c, boxOps)
+                              : mem_table_alloc_geometry(geometry.box.c, boxOps)
+        guard let table = made else {
             fatalError("MemTable: out of memory allocating a table")
         }
         self.table = table
         self.geometry = geometry
+        self.concurrent = concurrent
         walk = Walk(table, geometry.box)
     }
 
@@ -42,6 +50,7 @@ final class Storage<Value> {
         guard let table = mem_table_clone(other.table) else { return nil }
         self.table = table
         self.geometry = other.geometry
+        concurrent = other.concurrent
         walk = Walk(table, other.geometry.box)
     }
 
@@ -185,15 +194,64 @@ final class Storage<Value> {
             throw error(err, address, level)
         }
         guard let old else { return nil }
-        defer { Codec<Value>.release(old) }
+        defer { releaseReturned(old) }
         return Codec<Value>.decode(old)
+    }
+
+    /// Hands back an entry the C library returned: at once, or after a grace
+    /// period if readers may still hold it.
+    private func releaseReturned(_ entry: UnsafeMutableRawPointer) {
+        if concurrent {
+            mem_table_rcu_free_leaf(table, entry)
+        } else {
+            Codec<Value>.release(entry)
+        }
+    }
+
+    /// The value covering `address`, read with no lock while one writer
+    /// may be changing a concurrent table (in an RCU read-side section).
+    func loadConcurrently(_ address: UInt64) -> Value? {
+        mem_table_rcu_read_lock()
+        defer { mem_table_rcu_read_unlock() }
+        guard let entry = mem_table_load(table, address, nil) else { return nil }
+        return Codec<Value>.decode(entry)
+    }
+
+    /// Merges as `merge(_:level:equal:)` does, changing no slot before the C
+    /// merge: a concurrent table's readers see the children or the merged
+    /// entry, nothing between. Equal boxes are merged by `ops->merge`
+    /// (the first one's); value entries must also be equal bit for bit.
+    func mergeInPlace(_ address: UInt64, level: PageLevel, equal: (Value, Value) -> Bool) throws(MemTableError) -> Bool {
+        try check(address, level: level)
+        guard level > .pte else { throw .levelNotInGeometry(level) }
+        let size = geometry.entrySize(at: level)
+        let start = address & ~(size - 1)
+        let last = start &+ (size - 1)
+        var first: Value? = nil
+        var cursor = start
+        while let e = next(from: cursor), e.start <= last {
+            if let f = first {
+                if !equal(f, e.value) { return false }
+            } else {
+                first = e.value
+            }
+            let end = e.start &+ geometry.entrySize(at: e.level)
+            if end == 0 || end > last { break }
+            cursor = end
+        }
+        let err = mem_table_merge(table, address, cLevel(level))
+        switch err {
+        case 0: return true
+        case -ENOENT, -EBUSY: return false
+        default: throw error(err, address, level)
+        }
     }
 
     /// Removes the entry covering `address` and hands back its value.
     func erase(_ address: UInt64) -> (value: Value, level: PageLevel)? {
         var level: UInt32 = 0
         guard let entry = mem_table_erase(table, address, &level) else { return nil }
-        defer { Codec<Value>.release(entry) }
+        defer { releaseReturned(entry) }
         return (Codec<Value>.decode(entry), self.level(level))
     }
 
