@@ -215,6 +215,26 @@ static int m_clone(int dst, int src)
 }
 
 /*
+ * The slot of (@pa, @level) for a store or a reservation: its first address
+ * in *@lo, or the error: out of range, a bad level or alignment, smaller
+ * leaves under it.
+ */
+static int slot_check(int t, uint64_t pa, unsigned int level, uint64_t *lo)
+{
+	struct interval *n;
+
+	if (!in_range(pa))
+		return -ERANGE;
+	if (level >= nlevels || (level && (pa & (span(level) - 1))))
+		return -EINVAL;
+	*lo = pa & ~(span(level) - 1);
+	n = first_from(t, *lo);
+	if (n && n->start - *lo < span(level) && n->level < level)
+		return -EEXIST;
+	return 0;
+}
+
+/*
  * A store ends every reservation it meets: the one in its slot, those
  * below it (their tables are freed) and one above (a table replaces it).
  */
@@ -223,16 +243,11 @@ static int m_store(int t, uint64_t pa, unsigned int level, uint64_t value, bool 
 {
 	uint64_t lo;
 	struct interval *n;
+	int err = slot_check(t, pa, level, &lo);
 
 	*had = false;
-	if (!in_range(pa))
-		return -ERANGE;
-	if (level >= nlevels || (level && (pa & (span(level) - 1))))
-		return -EINVAL;
-	lo = pa & ~(span(level) - 1);
-	n = first_from(t, lo);
-	if (n && n->start - lo < span(level) && n->level < level)
-		return -EEXIST;
+	if (err)
+		return err;
 	marks_drop(t, lo, last_of(lo, level), false);
 	n = cover(t, lo);
 	if (n && n->level > level)
@@ -277,15 +292,10 @@ static int m_reserve(int t, uint64_t pa, unsigned int level)
 {
 	struct interval *n;
 	uint64_t lo;
+	int err = slot_check(t, pa, level, &lo);
 
-	if (!in_range(pa))
-		return -ERANGE;
-	if (level >= nlevels || (level && (pa & (span(level) - 1))))
-		return -EINVAL;
-	lo = pa & ~(span(level) - 1);
-	n = first_from(t, lo);
-	if (n && n->start - lo < span(level) && n->level < level)
-		return -EEXIST;
+	if (err)
+		return err;
 	n = cover(t, lo);
 	if (n) {
 		split_to(t, n, lo, level);
