@@ -738,7 +738,7 @@ static inline int _mem_table_store_page(struct mem_table *table, phys_addr_t pa,
 	root->leaves += !prev;
 	if (old)
 		*old = prev;
-	else if (prev && !mem_table_is_value(prev))
+	else
 		_mem_table_retire_leaf(table, prev);
 	return 0;
 }

@@ -217,6 +217,28 @@ final class Storage<Value> {
         return Codec<Value>.decode(entry)
     }
 
+    /// Whether every child entry of the `level` range `[start, last]` is
+    /// present, in order, one level down, and equal by `equal`.
+    private func childrenEqual(_ start: UInt64, _ last: UInt64, level: PageLevel,
+                               equal: (Value, Value) -> Bool) -> Bool {
+        let childSize = geometry.entrySize(at: PageLevel(rawValue: level.rawValue - 1))
+        var first: Value? = nil
+        var expected = start
+        var cursor = start
+        while let e = next(from: cursor), e.start <= last {
+            guard e.start == expected, e.level.rawValue == level.rawValue - 1 else { return false }
+            if let f = first {
+                if !equal(f, e.value) { return false }
+            } else {
+                first = e.value
+            }
+            expected = e.start &+ childSize
+            if e.start == last - (childSize - 1) { break }
+            cursor = expected
+        }
+        return first != nil && expected == last &+ 1
+    }
+
     /// Merges as `merge(_:level:equal:)` does, changing no slot before the C
     /// merge: a concurrent table's readers see the children or the merged
     /// entry, nothing between. Equal boxes are merged by `ops->merge`
@@ -224,21 +246,9 @@ final class Storage<Value> {
     func mergeInPlace(_ address: UInt64, level: PageLevel, equal: (Value, Value) -> Bool) throws(MemTableError) -> Bool {
         try check(address, level: level)
         guard level > .pte else { throw .levelNotInGeometry(level) }
-        let size = geometry.entrySize(at: level)
-        let start = address & ~(size - 1)
-        let last = start &+ (size - 1)
-        var first: Value? = nil
-        var cursor = start
-        while let e = next(from: cursor), e.start <= last {
-            if let f = first {
-                if !equal(f, e.value) { return false }
-            } else {
-                first = e.value
-            }
-            let end = e.start &+ geometry.entrySize(at: e.level)
-            if end == 0 || end > last { break }
-            cursor = end
-        }
+        let start = address & ~(geometry.entrySize(at: level) - 1)
+        guard childrenEqual(start, start &+ (geometry.entrySize(at: level) - 1), level: level, equal: equal)
+        else { return false }
         let err = mem_table_merge(table, address, cLevel(level))
         switch err {
         case 0: return true
@@ -279,26 +289,10 @@ final class Storage<Value> {
     func merge(_ address: UInt64, level: PageLevel, equal: (Value, Value) -> Bool) throws(MemTableError) -> Bool {
         try check(address, level: level)
         guard level > .pte else { throw .levelNotInGeometry(level) }
-        let size = geometry.entrySize(at: level)
+        let start = address & ~(geometry.entrySize(at: level) - 1)
+        let last = start &+ (geometry.entrySize(at: level) - 1)
         let childSize = geometry.entrySize(at: PageLevel(rawValue: level.rawValue - 1))
-        let start = address & ~(size - 1)
-        let last = start &+ (size - 1)
-        var first: Value? = nil
-        var expected = start
-        var cursor = start
-        // Every child entry present, in order, one level down, and equal.
-        while let e = next(from: cursor), e.start <= last {
-            guard e.start == expected, e.level.rawValue == level.rawValue - 1 else { return false }
-            if let f = first {
-                if !equal(f, e.value) { return false }
-            } else {
-                first = e.value
-            }
-            expected = e.start &+ childSize
-            if e.start == last - (childSize - 1) { break }
-            cursor = expected
-        }
-        guard first != nil, expected == last &+ 1 else { return false }
+        guard childrenEqual(start, last, level: level, equal: equal) else { return false }
         // One entry for all of them, as the C merge wants them.
         var level0: UInt32 = 0
         let head = mem_table_find(table, start, &level0)!.pointee!
