@@ -49,3 +49,16 @@ func visible(_ text: String) -> String {
     }
     return out
 }
+
+/// `value` with `digits` digits after the point, rounded half away from
+/// zero (`String(format: "%.2f")` without Foundation).
+func fixed(_ value: Double, _ digits: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let scaled = (abs(value) * scale).rounded()
+    guard scaled < 1e18 else { return String(value) }
+    let n = UInt64(scaled), unit = UInt64(scale)
+    var fraction = String(n % unit)
+    fraction = String(repeating: "0", count: digits - fraction.count) + fraction
+    return (value < 0 && n != 0 ? "-" : "") + String(n / unit) + (digits > 0 ? "." + fraction : "")
+}

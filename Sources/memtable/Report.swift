@@ -3,7 +3,7 @@
 // memtable scan's report: one Codable type for the JSON schema (README.md),
 // and the same figures for a person.
 
-import Foundation
+import FoundationEssentials
 import MemTable
 import MemTableScan
 
@@ -158,7 +158,7 @@ struct ScanReport: Codable {
         for k in Self.order {
             guard let n = permissions[k] else { continue }
             let share = pages > 0 ? Double(n) * 100 / Double(pages) : 0
-            output("  \(pad(k, 4)) \(lpad(String(n), 10))  \(String(format: "%5.1f", share))%")
+            output("  \(pad(k, 4)) \(lpad(String(n), 10))  \(lpad(fixed(share, 1), 5))%")
         }
         output("")
         output("W^X aliases: \(wxPfns.count) page\(wxPfns.count == 1 ? "" : "s") writable through one mapping "
@@ -177,7 +177,7 @@ struct ScanReport: Codable {
         output("  tables per level      " + table.tables.map(String.init).joined(separator: " / ") + "  (pages first)")
         output("  bytes                 \(table.bytes)  (\(mib(table.bytes)))")
         if pages > 0 {
-            output("  bytes per page        \(String(format: "%.2f", table.bytesPerPage))"
+            output("  bytes per page        \(fixed(table.bytesPerPage, 2))"
                 + "  (counters live in the slots: no allocation per page)")
         }
         output("")

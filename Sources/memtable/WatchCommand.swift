@@ -4,7 +4,10 @@
 // across rounds, each round's changes found through the RFC's changed flag.
 
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import MemTable
 import MemTableScan
 
