@@ -63,7 +63,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MemTableTests",
-            dependencies: ["MemTable", "CMemTable", "MemTableScan", "MemTableTestSupport"]
+            dependencies: ["MemTable", "CMemTable", "MemTableScan", "CProcfs", "MemTableTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,10 @@
 /* PAGEMAP_SCAN and memfd_create for memtable scan. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -52,4 +56,409 @@ long procfs_present_regions(int fd, uint64_t start, uint64_t end, struct procfs_
 int procfs_memfd(const char *name)
 {
 	return (int)syscall(SYS_memfd_create, name, 0);
+}
+
+/* ------------------------------------------------------------ collector --- */
+
+#define PM_PRESENT	(1ULL << 63)
+#define PM_SWAPPED	(1ULL << 62)
+#define PM_FILE		(1ULL << 61)	/* a file page or shared anonymous memory */
+#define PM_EXCLUSIVE	(1ULL << 56)	/* mapped by this mapping only */
+#define PM_PFN		((1ULL << 55) - 1)
+
+#define BUFFER_PAGES	8192		/* 64 KiB of pagemap a read: 32 MiB of addresses */
+#define RUN_PAGES	512		/* the most pages a run holds: 9 bits */
+#define PAGE_LIMIT	(1ULL << 52)	/* pages a key can name (keys are page << 12) */
+
+#define run_page(key)	((key) >> 12)
+#define run_pages(key)	((((key) >> 3) & (RUN_PAGES - 1)) + 1)
+#define run_perms(key)	((uint32_t)(key) & 7)
+
+struct procfs_collector *procfs_collector_new(void)
+{
+	struct procfs_collector *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->buffer = malloc(BUFFER_PAGES * sizeof(*c->buffer));
+	c->regions = malloc(sizeof(*c->regions));
+	if (!c->buffer || !c->regions) {
+		procfs_collector_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void procfs_collector_free(struct procfs_collector *c)
+{
+	if (!c)
+		return;
+	free(c->maps_text);
+	free(c->mappings);
+	free(c->runs);
+	free(c->scratch);
+	free(c->active);
+	free(c->buffer);
+	free(c->regions);
+	free(c);
+}
+
+/* Grow *@p to hold at least @need items of @size bytes; 0 or -ENOMEM. */
+static int grow(void *p, size_t *capacity, size_t need, size_t size)
+{
+	size_t n = *capacity ? *capacity : 64;
+	void *q;
+
+	if (need <= *capacity)
+		return 0;
+	while (n < need)
+		n *= 2;
+	q = realloc(*(void **)p, n * size);
+	if (!q)
+		return -ENOMEM;
+	*(void **)p = q;
+	*capacity = n;
+	return 0;
+}
+
+static uint64_t parse_hex(const char **s, const char *end)
+{
+	uint64_t v = 0;
+
+	for (; *s < end; (*s)++) {
+		unsigned char ch = (unsigned char)**s;
+		unsigned int d;
+
+		if (ch >= '0' && ch <= '9')
+			d = ch - '0';
+		else if (ch >= 'a' && ch <= 'f')
+			d = ch - 'a' + 10;
+		else
+			break;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+/* Skip the field at *@s and the blanks after it. */
+static void skip_field(const char **s, const char *end)
+{
+	while (*s < end && **s != ' ')
+		(*s)++;
+	while (*s < end && **s == ' ')
+		(*s)++;
+}
+
+/*
+ * One line of maps: "start-end perms offset dev inode   path". A line that does not
+ * parse is skipped, as the Swift parser did.
+ */
+static int parse_line(struct procfs_collector *c, const char *line, const char *end)
+{
+	const char *s = line, *perms;
+	struct procfs_mapping m = { 0 };
+
+	m.start = parse_hex(&s, end);
+	if (s == line || s == end || *s != '-')
+		return 0;
+	s++;
+	perms = s;
+	m.end = parse_hex(&s, end);
+	if (s == perms || s == end || *s != ' ')
+		return 0;
+	s++;
+	perms = s;
+	if (end - perms < 4 || (perms + 4 < end && perms[4] != ' '))
+		return 0;
+	m.permissions = (perms[0] == 'r' ? PROCFS_READ : 0) | (perms[1] == 'w' ? PROCFS_WRITE : 0) |
+			(perms[2] == 'x' ? PROCFS_EXECUTE : 0);
+	m.shared = perms[3] == 's';
+	skip_field(&s, end);	/* perms */
+	skip_field(&s, end);	/* offset */
+	skip_field(&s, end);	/* dev */
+	skip_field(&s, end);	/* inode */
+	m.path_offset = (uint32_t)(s - c->maps_text);
+	m.path_length = (uint32_t)(end - s);
+	m.vsyscall = m.path_length == 10 && !memcmp(s, "[vsyscall]", 10);
+	if (grow(&c->mappings, &c->mappings_capacity, c->nr_mappings + 1, sizeof(m)))
+		return -ENOMEM;
+	c->mappings[c->nr_mappings++] = m;
+	return 0;
+}
+
+long procfs_read_maps(struct procfs_collector *c, int pid)
+{
+	char path[64];
+	const char *line, *end;
+	int fd, err = 0;
+
+	c->maps_length = 0;
+	c->nr_mappings = 0;
+	c->nr_runs = 0;
+	c->nr_active = 0;
+	c->next_run = 0;
+	c->present = c->swapped = c->hidden = 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t got;
+
+		if (grow(&c->maps_text, &c->maps_capacity, c->maps_length + 65536, 1)) {
+			err = -ENOMEM;
+			break;
+		}
+		got = read(fd, c->maps_text + c->maps_length, c->maps_capacity - c->maps_length);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			err = -errno;
+		if (got <= 0)
+			break;
+		c->maps_length += (size_t)got;
+	}
+	close(fd);
+	if (err)
+		return err;
+	end = c->maps_text + c->maps_length;
+	for (line = c->maps_text; line < end;) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+
+		if (!eol)
+			eol = end;
+		if (parse_line(c, line, eol))
+			return -ENOMEM;
+		line = eol + 1;
+	}
+	return (long)c->nr_mappings;
+}
+
+/* The run under way in procfs_collect(). */
+struct run {
+	uint64_t page, next;
+	uint32_t pages, permissions;
+};
+
+static int flush_run(struct procfs_collector *c, struct run *r)
+{
+	if (!r->pages)
+		return 0;
+	if (grow(&c->runs, &c->runs_capacity, c->nr_runs + 1, sizeof(*c->runs)))
+		return -ENOMEM;
+	c->runs[c->nr_runs++] = r->page << 12 | (uint64_t)(r->pages - 1) << 3 | r->permissions;
+	r->pages = 0;
+	return 0;
+}
+
+/*
+ * The entries of @n pages from @va: present pages into runs. Returns whether any page
+ * was present or swapped, or -ENOMEM.
+ */
+static int add_entries(struct procfs_collector *c, const struct procfs_mapping *m, uint64_t va,
+		       size_t n, unsigned int flags, uint64_t base, struct run *r)
+{
+	const uint32_t declared = m->permissions;
+	/* A private writable mapping: write counts where a write lands in the frame. */
+	const int check_write = (declared & PROCFS_WRITE) && !m->shared && !(flags & PROCFS_DECLARED);
+	int any = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t e = c->buffer[i], page;
+		uint32_t p = declared;
+
+		if (!(e & PM_PRESENT)) {
+			if (e & PM_SWAPPED) {
+				c->swapped++;
+				any = 1;
+			}
+			continue;
+		}
+		any = 1;
+		c->present++;
+		if (flags & PROCFS_VIRTUAL) {
+			page = (base | (va + (i << 12))) >> 12;
+		} else {
+			page = e & PM_PFN;
+			if (!page || page >= PAGE_LIMIT) {
+				c->hidden++;
+				continue;
+			}
+		}
+		if (check_write && !((e & PM_EXCLUSIVE) && !(e & PM_FILE)))
+			p &= ~PROCFS_WRITE;
+		if (page == r->next && p == r->permissions && r->pages < RUN_PAGES) {
+			r->pages++;
+			r->next++;
+			continue;
+		}
+		if (flush_run(c, r))
+			return -ENOMEM;
+		r->page = page;
+		r->next = page + 1;
+		r->pages = 1;
+		r->permissions = p;
+	}
+	return any;
+}
+
+int procfs_collect(struct procfs_collector *c, int fd, const struct procfs_mapping *m,
+		   unsigned int flags, uint64_t base)
+{
+	struct run r = { 0 };
+	uint64_t va = m->start;
+
+	while (va < m->end) {
+		size_t n = (m->end - va) >> 12;
+		ssize_t got;
+		int any;
+
+		if (n > BUFFER_PAGES)
+			n = BUFFER_PAGES;
+		if (!n)
+			break;
+		got = pread(fd, c->buffer, n * 8, (off_t)((va >> 12) * 8));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -errno;
+		/* The pagemap covers the whole address space: nothing to read inside a
+		 * mapping means the process's memory is gone. */
+		if (got < 8)
+			return -ESRCH;
+		n = (size_t)got / 8;
+		any = add_entries(c, m, va, n, flags, base, &r);
+		if (any < 0)
+			return any;
+		va += (uint64_t)n << 12;
+		/* A hole of a whole buffer in a mapping with more than a buffer to go: let
+		 * PAGEMAP_SCAN find the next page present or swapped, so that a sparse
+		 * reservation of terabytes costs a walk of its page tables, not a read of
+		 * its whole pagemap. */
+		if (!any && !c->cannot_scan && (m->end - va) >> 12 > BUFFER_PAGES) {
+			uint64_t walk_end = 0;
+			long k = procfs_present_regions(fd, va, m->end, c->regions, 1, &walk_end);
+
+			if (k == -ENOTTY || k == -EINVAL || k == -EOPNOTSUPP) {
+				c->cannot_scan = 1;
+			} else if (k < 0) {
+				return (int)k;
+			} else if (k > 0) {
+				if (c->regions[0].start > va)
+					va = c->regions[0].start & ~4095ULL;
+			} else if (walk_end > va) {
+				va = walk_end;
+			}
+		}
+	}
+	return flush_run(c, &r);
+}
+
+/* Sort the runs by page: least significant digit first, 8 bits a pass, only over the
+ * bits that differ. */
+int procfs_sort(struct procfs_collector *c)
+{
+	size_t n = c->nr_runs, i;
+	uint64_t differ = 0, *from = c->runs, *to;
+	int sorted = 1;
+
+	c->next_run = 0;
+	c->nr_active = 0;
+	for (i = 1; i < n; i++) {
+		differ |= run_page(c->runs[i]) ^ run_page(c->runs[0]);
+		sorted &= run_page(c->runs[i - 1]) <= run_page(c->runs[i]);
+	}
+	if (sorted)
+		return 0;
+	if (c->scratch_capacity < n) {
+		free(c->scratch);
+		c->scratch = malloc(c->runs_capacity * sizeof(*c->scratch));
+		c->scratch_capacity = c->scratch ? c->runs_capacity : 0;
+		if (!c->scratch)
+			return -ENOMEM;
+	}
+	to = c->scratch;
+	for (unsigned int shift = 12; shift < 64 && (differ >> (shift - 12)); shift += 8) {
+		size_t count[256] = { 0 }, at = 0;
+		uint64_t *t;
+
+		if (!((differ >> (shift - 12)) & 0xff))
+			continue;
+		for (i = 0; i < n; i++)
+			count[(from[i] >> shift) & 0xff]++;
+		for (unsigned int d = 0; d < 256; d++) {
+			size_t k = count[d];
+
+			count[d] = at;
+			at += k;
+		}
+		for (i = 0; i < n; i++)
+			to[count[(from[i] >> shift) & 0xff]++] = from[i];
+		t = from;
+		from = to;
+		to = t;
+	}
+	if (from != c->runs) {
+		size_t capacity = c->scratch_capacity;
+
+		c->scratch = c->runs;
+		c->scratch_capacity = c->runs_capacity;
+		c->runs = from;
+		c->runs_capacity = capacity;
+	}
+	return 0;
+}
+
+long procfs_segments(struct procfs_collector *c, struct procfs_segment *out, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n) {
+		uint64_t next = UINT64_MAX;
+		uint32_t r = 0, w = 0, x = 0;
+		size_t i;
+
+		if (!c->nr_active) {
+			if (c->next_run == c->nr_runs)
+				break;
+			c->position = run_page(c->runs[c->next_run]);
+		}
+		/* The runs that start here join those that cover it. */
+		while (c->next_run < c->nr_runs && run_page(c->runs[c->next_run]) == c->position) {
+			uint64_t key = c->runs[c->next_run];
+
+			if (grow(&c->active, &c->active_capacity, c->nr_active + 1, sizeof(*c->active)))
+				return k ? (long)k : -ENOMEM;
+			c->active[c->nr_active].end = c->position + run_pages(key);
+			c->active[c->nr_active].permissions = run_perms(key);
+			c->nr_active++;
+			c->next_run++;
+		}
+		/* A segment ends where a run covering it ends or another starts. */
+		for (i = 0; i < c->nr_active; i++) {
+			uint32_t p = c->active[i].permissions;
+
+			if (c->active[i].end < next)
+				next = c->active[i].end;
+			r += p & PROCFS_READ ? 1 : 0;
+			w += p & PROCFS_WRITE ? 1 : 0;
+			x += p & PROCFS_EXECUTE ? 1 : 0;
+		}
+		if (c->next_run < c->nr_runs && run_page(c->runs[c->next_run]) < next)
+			next = run_page(c->runs[c->next_run]);
+		out[k].start = c->position << 12;
+		out[k].pages = next - c->position;
+		out[k].r = r > UINT16_MAX ? UINT16_MAX : (uint16_t)r;
+		out[k].w = w > UINT16_MAX ? UINT16_MAX : (uint16_t)w;
+		out[k].x = x > UINT16_MAX ? UINT16_MAX : (uint16_t)x;
+		k++;
+		c->position = next;
+		for (i = 0; i < c->nr_active;) {
+			if (c->active[i].end == next)
+				c->active[i] = c->active[--c->nr_active];
+			else
+				i++;
+		}
+	}
+	return (long)k;
 }

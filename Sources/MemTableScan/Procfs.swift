@@ -79,124 +79,77 @@ func readFile(_ path: String) throws(ProcError) -> [UInt8] {
     return bytes
 }
 
-/// Parses /proc/PID/maps.
-func parseMaps(_ bytes: [UInt8]) -> [Mapping] {
-    var mappings: [Mapping] = []
-    for line in bytes.split(separator: UInt8(ascii: "\n")) {
-        let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: true)
-        guard fields.count >= 5 else { continue }
-        let range = fields[0].split(separator: UInt8(ascii: "-"))
-        guard range.count == 2,
-              let start = UInt64(String(decoding: range[0], as: UTF8.self), radix: 16),
-              let end = UInt64(String(decoding: range[1], as: UTF8.self), radix: 16),
-              fields[1].count == 4
-        else { continue }
-        let f = Array(fields[1])
-        var p: Permissions = []
-        if f[0] == UInt8(ascii: "r") { p.insert(.read) }
-        if f[1] == UInt8(ascii: "w") { p.insert(.write) }
-        if f[2] == UInt8(ascii: "x") { p.insert(.execute) }
-        var path = fields.count > 5 ? String(decoding: fields[5], as: UTF8.self) : ""
-        while path.first == " " { path.removeFirst() }
-        mappings.append(Mapping(start: start, end: end, permissions: p,
-                                shared: f[3] == UInt8(ascii: "s"), path: path))
-    }
-    return mappings
-}
+/// One process's pages on their way into the table: the C collector of
+/// CProcfs, which parses the maps and reads the pagemap a buffer at a time
+/// into runs of pages (see procfs.h). Reused from process to process.
+final class Collector {
+    let c: UnsafeMutablePointer<procfs_collector>
 
-/// One page of a pagemap (Documentation/admin-guide/mm/pagemap.rst):
-/// present or swapped, the frame (0 when hidden), and how it is mapped.
-struct PagemapEntry {
-    let raw: UInt64
-    /// Bit 63: in memory.
-    var present: Bool { raw >> 63 == 1 }
-    /// Bit 62: swapped out.
-    var swapped: Bool { (raw >> 62) & 1 == 1 }
-    /// Bit 61: a file page or shared anonymous memory (not private anonymous).
-    var fileOrShared: Bool { (raw >> 61) & 1 == 1 }
-    /// Bit 56: mapped by this mapping only (page_mapcount() == 1).
-    var exclusive: Bool { (raw >> 56) & 1 == 1 }
-    /// Bits 0-54: the page frame number (0 without CAP_SYS_ADMIN).
-    var pfn: UInt64 { raw & ((1 << 55) - 1) }
-    /// Whether a write through a private writable mapping lands in this
-    /// frame: only for private anonymous memory mapped here alone. Any other
-    /// frame (a file's page, a copy-on-write page shared after fork, the
-    /// zero page) is copied to a new frame by the write.
-    var privateWriteLandsHere: Bool { exclusive && !fileOrShared }
-}
-
-/// An open /proc/PID/pagemap.
-final class Pagemap {
-    let fd: Int32
-    /// Whether PAGEMAP_SCAN works here (Linux 6.7 and later).
-    private(set) var canScan = true
-    private var buffer = [UInt64](repeating: 0, count: 8192)
-    private var regions = [procfs_region](repeating: procfs_region(), count: 1024)
-
-    init(pid: Int32) throws(ProcError) {
-        fd = open("/proc/\(pid)/pagemap", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ProcError(errno: errno) }
+    init() {
+        guard let c = procfs_collector_new() else { fatalError("memtable scan: out of memory") }
+        self.c = c
     }
 
-    deinit { close(fd) }
+    deinit { procfs_collector_free(c) }
 
-    /// Calls `body` with the virtual address and entry of every page of
-    /// [start, end) that is present or swapped. With PAGEMAP_SCAN only those
-    /// runs are read, so that huge sparse mappings cost nothing.
+    /// Starts a process: reads and parses its maps, forgets the last
+    /// process's pages. Returns the number of mappings.
+    func readMaps(_ pid: Int32) throws(ProcError) -> Int {
+        let n = procfs_read_maps(c, pid)
+        guard n >= 0 else { throw ProcError(errno: Int32(-n)) }
+        return n
+    }
+
+    /// The i-th mapping read, in C's form.
+    func raw(_ i: Int) -> UnsafeMutablePointer<procfs_mapping> { c.pointee.mappings + i }
+
+    /// The i-th mapping read, with its path.
+    func mapping(_ i: Int) -> Mapping {
+        let m = c.pointee.mappings[i]
+        let path = String(decoding: UnsafeRawBufferPointer(
+            start: c.pointee.maps_text + Int(m.path_offset), count: Int(m.path_length)), as: UTF8.self)
+        return Mapping(start: m.start, end: m.end, permissions: Permissions(rawValue: UInt8(m.permissions)),
+                       shared: m.shared != 0, path: path)
+    }
+
+    /// Reads the pagemap `fd` of mapping `i` and adds its present pages as
+    /// runs (keys `base | address` with `virtual`).
     ///
-    /// - Throws: ``ProcError/exited`` if the process went away (its pagemap
-    ///   then reads as empty: a short read means the same).
-    func forEachPage(_ start: UInt64, _ end: UInt64, _ body: (UInt64, PagemapEntry) -> Void) throws(ProcError) {
-        // Every page at most once: what was read lies below `done`, whatever
-        // the regions say and however the scan ends.
-        var done = start
-        if canScan {
-            while done < end {
-                var walkEnd: UInt64 = 0
-                let n = regions.withUnsafeMutableBufferPointer {
-                    procfs_present_regions(fd, done, end, $0.baseAddress, $0.count, &walkEnd)
-                }
-                if n == -Int(ENOTTY) || n == -Int(EINVAL) || n == -Int(EOPNOTSUPP) {
-                    canScan = false
-                    break
-                }
-                if n < 0 { throw ProcError(errno: Int32(-n)) }
-                for i in 0..<n where regions[i].end > done {
-                    try read(max(regions[i].start, done), min(regions[i].end, end), body)
-                    done = min(regions[i].end, end)
-                }
-                guard walkEnd > done else { return }
-                done = walkEnd
-            }
-            if canScan { return }
-        }
-        try read(done, end, body)
+    /// - Throws: ``ProcError/exited`` if the process's memory is gone (its
+    ///   pagemap reads short).
+    func collect(_ i: Int, pagemap fd: Int32, virtual: Bool, declared: Bool, base: UInt64) throws(ProcError) {
+        let flags = (virtual ? UInt32(PROCFS_VIRTUAL) : 0) | (declared ? UInt32(PROCFS_DECLARED) : 0)
+        let r = procfs_collect(c, fd, raw(i), flags, base)
+        if r < 0 { throw ProcError(errno: -r) }
     }
 
-    /// Reads the pagemap of [start, end) in chunks.
-    private func read(_ start: UInt64, _ end: UInt64, _ body: (UInt64, PagemapEntry) -> Void) throws(ProcError) {
-        var va = start
-        while va < end {
-            let count = Int(min(UInt64(buffer.count), (end - va) >> 12))
-            guard count > 0 else { break }
-            let got = buffer.withUnsafeMutableBytes {
-                pread(fd, $0.baseAddress, count * 8, off_t((va >> 12) * 8))
-            }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw ProcError(errno: errno)
-            }
-            // The pagemap covers the whole address space: nothing to read
-            // inside a mapping means the process's memory is gone.
-            if got == 0 { throw .exited }
-            let entries = got / 8
-            for i in 0..<entries {
-                let e = PagemapEntry(raw: buffer[i])
-                if e.present || e.swapped { body(va + UInt64(i) << 12, e) }
-            }
-            va += UInt64(entries) << 12
-        }
+    /// The runs collected: (address, pages, permissions).
+    var runs: UnsafeBufferPointer<UInt64> { UnsafeBufferPointer(start: c.pointee.runs, count: c.pointee.nr_runs) }
+
+    /// Forgets the runs collected.
+    func clearRuns() { procfs_clear_runs(c) }
+
+    /// Sorts the runs collected, for ``forEachSegment(_:)``.
+    func sort() throws(ProcError) {
+        let r = procfs_sort(c)
+        if r < 0 { throw ProcError(errno: -r) }
     }
+
+    /// The next segments of the process's pages (after ``sort()``), into
+    /// `out`: each page once, ascending, in segments of pages with the same
+    /// number of mappings that grant read, write and execute. Empty at the end.
+    func nextSegments(_ out: UnsafeMutableBufferPointer<procfs_segment>) -> Slice<UnsafeMutableBufferPointer<procfs_segment>> {
+        let n = procfs_segments(c, out.baseAddress, out.count)
+        guard n >= 0 else { fatalError("memtable scan: out of memory") }
+        return out[0..<n]
+    }
+}
+
+/// Opens /proc/PID/pagemap.
+func openPagemap(_ pid: Int32) throws(ProcError) -> Int32 {
+    let fd = open("/proc/\(pid)/pagemap", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw ProcError(errno: errno) }
+    return fd
 }
 
 /// What /proc/PID/stat says of a process: its state and whether it is a

@@ -4,6 +4,7 @@
 // processes of this machine map, kept in a MemTable.
 
 import MemTable
+internal import CProcfs
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,12 +45,17 @@ public struct PageCounters: Hashable, Sendable {
     }
 
     /// Adds one process's counts for a page (and the process), saturating.
-    mutating func add(_ other: PageCounters) {
+    /// Returns the process count after, and whether the page just became a
+    /// W^X alias.
+    @discardableResult
+    mutating func add(_ other: PageCounters) -> (procs: UInt16, becameAlias: Bool) {
         func sum(_ a: UInt16, _ b: UInt16) -> UInt16 { a > .max - b ? .max : a + b }
+        let wasAlias = isWXAlias
         r = sum(r, other.r)
         w = sum(w, other.w)
         x = sum(x, other.x)
         addProcess()
+        return (procs, !wasAlias && isWXAlias)
     }
 }
 
@@ -105,6 +111,8 @@ public struct ScanResult {
     public var swappedPages = 0
     /// Present pages whose frame read as zero (no privilege).
     public var hiddenFrames = 0
+    /// Pages mapped by more than one process.
+    public var sharedPages = 0
     /// What could not be read, by reason: "exited during the scan": 2, ...
     public var unreadable: [String: Int] = [:]
     /// The processes asked for (`--pid`) that could not be read, and why.
@@ -123,16 +131,6 @@ public struct ScanResult {
 
 /// A 64-bit geometry for virtual mode: process number above bit 47.
 private let virtualGeometry = try! Geometry(pageShift: 12, bitsPerLevel: 9, physicalAddressBits: 64)
-
-/// The permissions a mapping grants a page: read and execute as declared;
-/// write only where a write would land in that frame (a shared mapping, or
-/// private anonymous memory mapped here alone), unless `declared`.
-@inline(__always)
-func granted(_ m: Mapping, _ entry: PagemapEntry, declared: Bool) -> Permissions {
-    var p = m.permissions
-    if !declared, p.contains(.write), !m.shared, !entry.privateWriteLandsHere { p.remove(.write) }
-    return p
-}
 
 /// Scans the processes and counts, per page, the mappings that grant each
 /// permission and the processes that map it.
@@ -153,15 +151,20 @@ public func scan(_ options: ScanOptions) -> ScanResult {
     var result = ScanResult(counters: MemTable(geometry: options.virtual ? virtualGeometry : .x86_64),
                             virtual: options.virtual)
     result.declared = options.declared
+    // The table is a local of its own, so that its stores see no closure.
+    var counters = result.counters
+    result.counters = MemTable()
     let me = getpid()
     var seen = Set<Int32>()
     let pids = (options.pids ?? allPids()).filter {
         (options.pids != nil || $0 != me) && seen.insert($0).inserted
     }
-    // One process's pages, each page's key with the permissions its mapping
-    // grants in the low bits (keys are page aligned).
-    var pending: [UInt64] = []
+    let collector = Collector()
+    let segments = UnsafeMutableBufferPointer<procfs_segment>.allocate(capacity: 1024)
+    defer { segments.deallocate() }
     var scanned: [(pid: Int32, index: Int)] = []
+    // The W^X aliases, as their pages became aliases.
+    var aliases: [UInt64] = []
     func failed(_ pid: Int32, _ e: ProcError) {
         result.unreadable[e.reason, default: 0] += 1
         if options.pids != nil { result.failures.append((pid, e.reason)) }
@@ -171,14 +174,14 @@ public func scan(_ options: ScanOptions) -> ScanResult {
         if options.progress {
             writeStandardError("\rmemtable scan: \(index + 1)/\(pids.count) processes\u{1b}[K")
         }
-        let maps: [Mapping]
+        let count: Int
         do {
-            maps = parseMaps(try readFile("/proc/\(pid)/maps"))
+            count = try collector.readMaps(pid)
         } catch {
             failed(pid, error)
             continue
         }
-        if maps.isEmpty {
+        if count == 0 {
             switch (try? processState(pid))?.state {
             case "Z"?: result.zombies += 1
             case nil: failed(pid, .exited)
@@ -187,102 +190,90 @@ public func scan(_ options: ScanOptions) -> ScanResult {
             continue
         }
         options.afterReading?(pid, -1)
-        let pagemap: Pagemap
-        do {
-            pagemap = try Pagemap(pid: pid)
+        // The whole process into runs first: its counts enter the table only
+        // once all of it was read.
+        var mappings = 0
+        do throws(ProcError) {
+            let fd = try openPagemap(pid)
+            defer { close(fd) }
+            for i in 0..<count where collector.raw(i).pointee.vsyscall == 0 {
+                mappings += 1
+                try collector.collect(i, pagemap: fd, virtual: options.virtual, declared: options.declared,
+                                      base: UInt64(index) << 47)
+                options.afterReading?(pid, i)
+            }
+            try collector.sort()
         } catch {
             failed(pid, error)
             continue
         }
-        pending.removeAll(keepingCapacity: true)
-        let base = UInt64(index) << 47
-        var present = 0, swapped = 0, hidden = 0, mappings = 0
-        var failure: ProcError? = nil
-        for (i, m) in maps.enumerated() where m.path != "[vsyscall]" {
-            mappings += 1
-            do {
-                try pagemap.forEachPage(m.start, m.end) { va, entry in
-                    guard entry.present else {
-                        swapped += 1
-                        return
-                    }
-                    present += 1
-                    let key: UInt64
-                    if options.virtual {
-                        key = base | va
-                    } else {
-                        guard entry.pfn != 0 else {
-                            hidden += 1
-                            return
-                        }
-                        key = entry.pfn << 12
-                    }
-                    pending.append(key | UInt64(granted(m, entry, declared: options.declared).rawValue))
-                }
-            } catch {
-                failure = error
-                break
-            }
-            options.afterReading?(pid, i)
-        }
-        if let failure {
-            failed(pid, failure)
-            continue
-        }
-        // All of the process was read: its counts go in, each page once for
-        // its process count however many mappings it has.
         result.processes += 1
         result.mappings += mappings
-        result.presentPages += present
-        result.swappedPages += swapped
-        result.hiddenFrames += hidden
+        result.presentPages += Int(collector.c.pointee.present)
+        result.swappedPages += Int(collector.c.pointee.swapped)
+        result.hiddenFrames += Int(collector.c.pointee.hidden)
         scanned.append((pid, index))
-        pending.sort()
-        var i = 0
-        while i < pending.count {
-            let key = pending[i] & ~0xfff
-            var counts = PageCounters()
-            while i < pending.count, pending[i] & ~0xfff == key {
-                counts.count(Permissions(rawValue: UInt8(truncatingIfNeeded: pending[i] & 7)))
-                i += 1
+        // Each page once, for its process count, with the counts of all its
+        // mappings in this process.
+        while case let next = collector.nextSegments(segments), !next.isEmpty {
+            for s in next {
+                var counts = PageCounters()
+                counts.r = s.r
+                counts.w = s.w
+                counts.x = s.x
+                var page = s.start
+                for _ in 0..<s.pages {
+                    // What the second pass and the report need is noted on
+                    // the way: counters only grow, so a page becomes shared
+                    // or aliased once.
+                    let (procs, alias) = counters[PhysicalAddress(page), default: PageCounters()].add(counts)
+                    if procs == 2 { result.sharedPages += 1 }
+                    if alias { aliases.append(page) }
+                    page &+= 4096
+                }
             }
-            result.counters[PhysicalAddress(key), default: PageCounters()].add(counts)
         }
     }
     if options.progress { writeStandardError("\r\u{1b}[K") }
-    findWXMappings(&result, processes: scanned, options: options)
+    result.counters = counters
+    findWXMappings(&result, aliases: aliases.sorted(), processes: scanned, options: options, collector: collector)
     return result
 }
 
 /// Second pass: the mappings that reach W^X pages, writable (as counted)
 /// or executable; aliases reached only by allowed commands set apart.
-private func findWXMappings(_ result: inout ScanResult, processes: [(pid: Int32, index: Int)],
-                            options: ScanOptions) {
-    let wx = Set(result.counters.lazy.filter { $0.value.isWXAlias }.map { $0.address.rawValue })
+private func findWXMappings(_ result: inout ScanResult, aliases wx: [UInt64], processes: [(pid: Int32, index: Int)],
+                            options: ScanOptions, collector: Collector) {
     guard !wx.isEmpty else { return }
+    let writeOrExecute = UInt32(PROCFS_WRITE | PROCFS_EXECUTE)
     for (pid, index) in processes {
-        guard let maps = try? parseMaps(readFile("/proc/\(pid)/maps")),
-              let pagemap = try? Pagemap(pid: pid)
-        else { continue }
+        guard let count = try? collector.readMaps(pid), count > 0, let fd = try? openPagemap(pid) else { continue }
+        defer { close(fd) }
         let command = (try? readFile("/proc/\(pid)/comm")).map {
             String(decoding: $0, as: UTF8.self).trimmingSuffix("\n")
         } ?? "?"
-        let base = UInt64(index) << 47
-        for m in maps where m.path != "[vsyscall]" && !m.permissions.isDisjoint(with: [.write, .execute]) {
+        for i in 0..<count {
+            let m = collector.raw(i).pointee
+            guard m.vsyscall == 0, m.permissions & writeOrExecute != 0 else { continue }
+            collector.clearRuns()
+            // What was read before an error still counts (the process may be exiting).
+            try? collector.collect(i, pagemap: fd, virtual: options.virtual, declared: options.declared,
+                                   base: UInt64(index) << 47)
             var hits = Set<UInt64>()
-            try? pagemap.forEachPage(m.start, m.end) { va, entry in
-                guard entry.present, !granted(m, entry, declared: options.declared)
-                    .isDisjoint(with: [.write, .execute]) else { return }
-                let key = options.virtual ? base | va : entry.pfn << 12
-                if wx.contains(key) { hits.insert(key) }
+            for run in collector.runs where procfs_run_permissions(run) & writeOrExecute != 0 {
+                let start = procfs_run_address(run), end = start + procfs_run_pages(run) << 12
+                var k = lowerBound(wx, start)
+                while k < wx.count && wx[k] < end {
+                    hits.insert(wx[k])
+                    k += 1
+                }
             }
-            for key in hits {
-                result.wxMappings[key, default: []].append(
-                    WXMapping(pid: pid, command: command, mapping: m.description))
-            }
+            guard !hits.isEmpty else { continue }
+            let via = WXMapping(pid: pid, command: command, mapping: collector.mapping(i).description)
+            for key in hits { result.wxMappings[key, default: []].append(via) }
         }
     }
-    for page in wx.sorted() {
+    for page in wx {
         guard let via = result.wxMappings[page], !via.isEmpty else {
             result.vanishedWXPages += 1
             continue
@@ -293,6 +284,16 @@ private func findWXMappings(_ result: inout ScanResult, processes: [(pid: Int32,
             result.wxPages.append(page)
         }
     }
+}
+
+/// The index of the first element of the ascending `a` not below `key`.
+private func lowerBound(_ a: [UInt64], _ key: UInt64) -> Int {
+    var lo = 0, hi = a.count
+    while lo < hi {
+        let mid = (lo + hi) / 2
+        if a[mid] < key { lo = mid + 1 } else { hi = mid }
+    }
+    return lo
 }
 
 extension String {
@@ -324,41 +325,61 @@ public struct HekiSummary {
 
 /// The minimal permission set per page and per run of pages, and what
 /// large-page merging makes of a table of them.
-public func heki(_ result: ScanResult) -> HekiSummary {
+///
+/// The table of minimal permissions holds the pages of `result.counters`,
+/// one value entry each, so before merging it has their entries and tables;
+/// merging turns each 2 MiB region whose 512 pages need the same
+/// permissions into one entry and frees that region's page table. The
+/// summary counts those regions as the pages pass and works out the table
+/// after merging from them, rather than building it page by page.
+///
+/// - Parameter statistics: `result.counters.statistics`, if the caller has
+///   it already (it costs a walk of the table).
+public func heki(_ result: ScanResult, statistics: MemTableStatistics? = nil) -> HekiSummary {
     var s = HekiSummary()
-    var minimal = MemTable<UInt8>(geometry: result.counters.geometry)
-    // The 2 MiB regions whose 512 pages all have counters: pages come in
-    // ascending order, so a region's are counted as they pass.
-    var full: [UInt64] = []
-    var region: UInt64 = .max, inRegion = 0
+    var histogram = [Int](repeating: 0, count: 8)
     let pageSize = result.counters.geometry.pageSize
+    let merging = !result.virtual && result.counters.geometry.entrySize(at: .pmd) == 512 * pageSize
+    // The region under way (2 MiB), its pages so far and whether they agree.
+    var region: UInt64 = .max, inRegion = 0, uniform = true, regionPermissions: UInt8 = 0
+    var run = PermissionRun(start: 0, pages: 0, permissions: [])
     for (address, c) in result.counters {
         let p = c.permissions
-        s.histogram[p, default: 0] += 1
-        minimal[address] = p.rawValue
+        histogram[Int(p.rawValue)] += 1
         if address.rawValue >> 21 != region {
             region = address.rawValue >> 21
             inRegion = 0
+            uniform = true
+            regionPermissions = p.rawValue
         }
         inRegion += 1
-        if inRegion == 512 { full.append(region) }
-        if var last = s.runs.last, last.permissions == p,
-           last.start + UInt64(last.pages) * pageSize == address.rawValue
-        {
-            last.pages += 1
-            s.runs[s.runs.count - 1] = last
+        uniform = uniform && p.rawValue == regionPermissions
+        if inRegion == 512 && uniform { s.mergedLargePages += 1 }
+        if run.pages > 0 && run.permissions == p && run.start + UInt64(run.pages) * pageSize == address.rawValue {
+            run.pages += 1
         } else {
-            s.runs.append(PermissionRun(start: address.rawValue, pages: 1, permissions: p))
+            if run.pages > 0 { s.runs.append(run) }
+            run = PermissionRun(start: address.rawValue, pages: 1, permissions: p)
         }
     }
-    s.entriesBefore = minimal.count
-    s.bytesBefore = minimal.statistics.bytes
-    if !result.virtual {
-        for region in full where (try? minimal.merge(at: PhysicalAddress(region << 21), level: .pmd)) == true {
-            s.mergedLargePages += 1
-        }
+    if run.pages > 0 { s.runs.append(run) }
+    for (raw, n) in histogram.enumerated() where n > 0 {
+        s.histogram[Permissions(rawValue: UInt8(raw))] = n
     }
-    s.entriesAfter = minimal.count
-    s.bytesAfter = minimal.statistics.bytes
+    if !merging { s.mergedLargePages = 0 }
+    s.entriesBefore = result.counters.count
+    s.bytesBefore = (statistics ?? result.counters.statistics).bytes
+    s.entriesAfter = s.entriesBefore - 511 * s.mergedLargePages
+    s.bytesAfter = s.bytesBefore - s.mergedLargePages * pageTableBytes(result.counters.geometry)
     return s
+}
+
+/// The bytes of one table of the smallest pages: what merging 512 pages
+/// into a 2 MiB entry frees, measured on a table of one region.
+private func pageTableBytes(_ geometry: Geometry) -> Int {
+    var probe = MemTable<UInt8>(geometry: geometry)
+    for i in 0..<UInt64(geometry.entryCount(at: .pte)) { probe[PhysicalAddress(i * geometry.pageSize)] = 0 }
+    let before = probe.statistics.bytes
+    guard (try? probe.merge(at: 0, level: .pmd)) == true else { return 0 }
+    return before - probe.statistics.bytes
 }

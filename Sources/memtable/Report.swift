@@ -89,8 +89,7 @@ struct ScanReport: Codable {
         case pageCounters = "page_counters"
     }
 
-    init(_ result: ScanResult, summary: HekiSummary, pages withPages: Bool) {
-        let stats = result.counters.statistics
+    init(_ result: ScanResult, statistics stats: MemTableStatistics, summary: HekiSummary, pages withPages: Bool) {
         mode = result.virtual ? "virtual" : "physical"
         write = result.declared ? "declared" : "effective"
         processes = result.processes
@@ -102,7 +101,7 @@ struct ScanReport: Codable {
         hiddenFrames = result.hiddenFrames
         unreadable = result.unreadable
         pages = result.counters.count
-        sharedPages = result.counters.values.reduce(0) { $0 + ($1.procs > 1 ? 1 : 0) }
+        sharedPages = result.sharedPages
         permissions = Dictionary(uniqueKeysWithValues: summary.histogram.map { ($0.key.description, $0.value) })
         wxPfns = result.wxPages.map { $0 >> 12 }
         wxMappings = result.wxPages.map { page in

@@ -57,8 +57,9 @@ struct ScanCommand: ParsableCommand {
                 + "/proc/PID/pagemap needs CAP_SYS_ADMIN (run as root), or use --virtual to count virtual pages\n")
             throw ExitCode(1)
         }
-        let summary = heki(result)
-        let report = ScanReport(result, summary: summary, pages: pages)
+        let statistics = result.counters.statistics
+        let summary = heki(result, statistics: statistics)
+        let report = ScanReport(result, statistics: statistics, summary: summary, pages: pages)
         if json {
             output(try report.json())
         } else {

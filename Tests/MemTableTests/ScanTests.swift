@@ -88,6 +88,60 @@ struct ScanTests {
         }
     }
 
+    /// One memfd of 8 pages mapped three times, partly over itself: every
+    /// page counts each mapping that reaches it, and its process once.
+    @Test func overlappingMappingsOfOneFile() throws {
+        let page = 4096
+        let fd = makeMemfd("memtable-scan-overlap")
+        try #require(fd >= 0)
+        defer { close(fd) }
+        try #require(ftruncate(fd, off_t(8 * page)) == 0)
+        let all = try #require(mmap(nil, 8 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0))
+        let middle = try #require(mmap(nil, 4 * page, PROT_READ | PROT_EXEC, MAP_SHARED, fd, off_t(2 * page)))
+        let tail = try #require(mmap(nil, 4 * page, PROT_READ, MAP_SHARED, fd, off_t(4 * page)))
+        defer { munmap(all, 8 * page); munmap(middle, 4 * page); munmap(tail, 4 * page) }
+        for i in 0..<8 { (all + i * page).storeBytes(of: UInt64(i + 1), as: UInt64.self) }
+        for i in 0..<4 {
+            #expect((middle + i * page).load(as: UInt64.self) == UInt64(i + 3))
+            #expect((tail + i * page).load(as: UInt64.self) == UInt64(i + 5))
+        }
+        let frames = try (0..<8).map { try #require(frame(of: all + $0 * page)) }
+        let result = scan(ScanOptions(pids: [getpid()]))
+        for (i, pfn) in frames.enumerated() {
+            let c = try #require(result.counters[PhysicalAddress(pageFrame: PageFrameNumber(pfn))])
+            let inMiddle = (2..<6).contains(i), inTail = i >= 4
+            #expect(c.r == 1 + (inMiddle ? 1 : 0) + (inTail ? 1 : 0), "page \(i): \(c)")
+            #expect(c.w == 1 && c.x == (inMiddle ? 1 : 0) && c.procs == 1, "page \(i): \(c)")
+            #expect(result.wxPages.contains(pfn << 12) == inMiddle)
+        }
+    }
+
+    /// heki() works out the merged table of minimal permissions from the
+    /// regions it counts; build that table page by page and merge it, as the
+    /// summary says merging would.
+    @Test func hekiSummaryAgreesWithATableMergedForReal() throws {
+        // 2 MiB regions of one permission set: huge pages where there are.
+        let size = 8 << 20
+        let m = try #require(mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        defer { munmap(m, size) }
+        _ = madvise(m, size, 14 /* MADV_HUGEPAGE */)
+        for i in stride(from: 0, to: size, by: 4096) { (m + i).storeBytes(of: UInt8(1), as: UInt8.self) }
+        let result = scan(ScanOptions(pids: [getpid()]))
+        let summary = heki(result)
+        var minimal = MemTable<UInt8>(geometry: result.counters.geometry)
+        for (address, c) in result.counters { minimal[address] = c.permissions.rawValue }
+        #expect(summary.entriesBefore == minimal.count && summary.bytesBefore == minimal.statistics.bytes)
+        var merged = 0
+        for region in Set(result.counters.keys.map { $0.rawValue >> 21 }).sorted()
+        where (try? minimal.merge(at: PhysicalAddress(region << 21), level: .pmd)) == true {
+            merged += 1
+        }
+        #expect(summary.mergedLargePages == merged)
+        #expect(summary.entriesAfter == minimal.count && summary.bytesAfter == minimal.statistics.bytes,
+                "\(summary.entriesAfter) entries, \(summary.bytesAfter) bytes; merged: \(minimal.count), \(minimal.statistics.bytes)")
+        print("heki: \(merged) regions merged")
+    }
+
     @Test func virtualModeCountsEachProcessPages() throws {
         let result = scan(ScanOptions(pids: [getpid()], virtual: true))
         #expect(result.processes == 1 && result.counters.count == result.presentPages,

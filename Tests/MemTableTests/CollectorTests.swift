@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// memtable scan's collector (Sources/CProcfs): runs of pages sorted and swept
+// into segments, against counting each page by hand.
+
+import CProcfs
+import Foundation
+import Testing
+
+@Suite("memtable scan: runs into segments")
+struct CollectorTests {
+    /// Random runs, overlapping (a frame mapped at several addresses),
+    /// starting together, nested, of up to 512 pages: each page's segment
+    /// must carry the number of runs that cover it with each permission.
+    @Test func segmentsCountEveryRunThatCoversAPage() throws {
+        let seed = UInt64.random(in: 1...UInt64.max)
+        var rng = SplitMix(seed: seed)
+        for round in 0..<200 {
+            let c = try #require(procfs_collector_new())
+            defer { procfs_collector_free(c) }
+            let span = 1 + Int(rng.next() % 2000), count = Int(rng.next() % 300)
+            let base = rng.next() % 2 == 0 ? 0 : (rng.next() % (1 << 30))
+            var expected = [UInt64: (r: Int, w: Int, x: Int)]()
+            // The collector owns its runs, and frees them with free().
+            let runs = try #require(malloc(max(count, 1) * 8)).assumingMemoryBound(to: UInt64.self)
+            for i in 0..<count {
+                let page = base + rng.next() % UInt64(span)
+                let pages = 1 + (rng.next() % 8 == 0 ? rng.next() % 512 : rng.next() % 16)
+                let p = UInt32(rng.next() % 8)
+                runs[i] = page << 12 | (pages - 1) << 3 | UInt64(p)
+                for q in page..<page + pages {
+                    var e = expected[q] ?? (0, 0, 0)
+                    e.r += p & PROCFS_READ != 0 ? 1 : 0
+                    e.w += p & PROCFS_WRITE != 0 ? 1 : 0
+                    e.x += p & PROCFS_EXECUTE != 0 ? 1 : 0
+                    expected[q] = e
+                }
+            }
+            c.pointee.runs = runs
+            c.pointee.nr_runs = count
+            c.pointee.runs_capacity = max(count, 1)
+            #expect(procfs_sort(c) == 0)
+            var seen = [UInt64: (r: Int, w: Int, x: Int)]()
+            var last: UInt64? = nil
+            var out = [procfs_segment](repeating: procfs_segment(), count: 1 + Int(rng.next() % 7))
+            while true {
+                let n = out.withUnsafeMutableBufferPointer { procfs_segments(c, $0.baseAddress, $0.count) }
+                #expect(n >= 0)
+                if n <= 0 { break }
+                for s in out[0..<n] {
+                    let first = s.start >> 12
+                    #expect(s.start & 4095 == 0 && s.pages > 0, "seed \(seed) round \(round)")
+                    if let last { #expect(first >= last, "seed \(seed) round \(round): segments overlap or descend") }
+                    last = first + s.pages
+                    for q in first..<first + s.pages { seen[q] = (Int(s.r), Int(s.w), Int(s.x)) }
+                }
+            }
+            #expect(seen.count == expected.count, "seed \(seed) round \(round): \(seen.count) pages, not \(expected.count)")
+            for (q, e) in expected {
+                let s = seen[q]
+                #expect(s?.r == e.r && s?.w == e.w && s?.x == e.x,
+                        "seed \(seed) round \(round): page \(q) has \(String(describing: s)), not \(e)")
+            }
+        }
+    }
+}
