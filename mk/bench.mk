@@ -45,9 +45,13 @@ $(B)/scan-reader: Benchmarks/scan/reader.c | $(B)
 $(B)/scan-toucher: Benchmarks/scan/toucher.c | $(B)
 	$(CC) $(STD) $(WARNINGS) -O2 -o $@ $<
 
-bench-scan: $(B)/scan-reader $(B)/scan-toucher
-	swift build -c release --product memtable
+$(B)/scan-runner: Benchmarks/scan/runner.c | $(B)
+	$(CC) $(STD) $(WARNINGS) -O2 -o $@ $<
+
+bench-scan: $(B)/scan-reader $(B)/scan-toucher $(B)/scan-runner
+	$(SWIFT_TOOL_BUILD)
 	python3 Benchmarks/scan/bench_scan.py .build/release/memtable $(B)/scan-reader $(B)/scan-toucher \
+	    $(B)/scan-runner \
 	    $(if $(filter command line,$(origin BENCH_RUNS)),$(BENCH_RUNS),5)
 
 # Concurrent readers (Benchmarks/concurrent.c): RCU lookups with and without

@@ -3,31 +3,28 @@
 """memtable scan against just reading the same maps and pagemaps (reader.c),
 side by side: the whole machine, and one process with 1, 2 and 4 GiB touched,
 normal and transparent huge pages. Medians of interleaved runs; the scan's
-maximum RSS against 16 MiB + 12 bytes per distinct page.
+maximum RSS against 16 MiB + 12 bytes per distinct page. Each run goes through
+RUNNER (runner.c), which times it and reads its maximum RSS: a child forked
+from this Python process would start with Python's high-water mark.
 
-    bench_scan.py MEMTABLE READER TOUCHER [RUNS]
+    bench_scan.py MEMTABLE READER TOUCHER RUNNER [RUNS]
 """
 import json
-import os
 import statistics
 import subprocess
 import sys
-import time
 
-memtable, reader, toucher = sys.argv[1:4]
-runs = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+memtable, reader, toucher, runner = sys.argv[1:5]
+runs = int(sys.argv[5]) if len(sys.argv) > 5 else 5
 
 
 def timed(cmd):
     """Seconds and maximum RSS (bytes) of one run of cmd."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    out = p.stdout.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    elapsed = time.perf_counter() - t0
-    if status != 0:
-        sys.exit(f"bench-scan: {' '.join(cmd)} failed ({status})")
-    return elapsed, usage.ru_maxrss * 1024, out
+    p = subprocess.run([runner] + cmd, stdout=subprocess.PIPE)
+    if p.returncode != 0:
+        sys.exit(f"bench-scan: {' '.join(cmd)} failed")
+    ns, kib = p.stdout.split()
+    return int(ns) / 1e9, int(kib) * 1024
 
 
 def case(name, pids):
@@ -35,12 +32,13 @@ def case(name, pids):
     scan_t, read_t, rss = [], [], []
     pages = 0
     for _ in range(runs):
-        t, _, _ = timed([reader] + [str(p) for p in pids])
+        t, _ = timed([reader] + [str(p) for p in pids])
         read_t.append(t)
-        t, m, out = timed([memtable, "scan", "--json"] + args)
+        t, m = timed([memtable, "scan", "--json"] + args)
         scan_t.append(t)
         rss.append(m)
-        pages = json.loads(out)["pages"]
+    pages = json.loads(subprocess.run([memtable, "scan", "--json"] + args, stdout=subprocess.PIPE,
+                                      check=True).stdout)["pages"]
     s, r = statistics.median(scan_t), statistics.median(read_t)
     budget = 16 * 2**20 + 12 * pages
     print(f"{name:28} {pages:>9} {r * 1e3:>10.1f} {s * 1e3:>10.1f} {s / r:>7.2f}x"
