@@ -1565,10 +1565,12 @@ size_t mem_table_count(struct mem_table *table)
 static void _mem_table_stats(const struct mem_table *table, struct mem_table_stats *stats)
 {
 	const struct mem_table_level *level = table->level;
+	size_t leaves = 0, values = 0;
 	unsigned int i;
 
 	stats->tables[level->number]++;
 	stats->bytes += _mem_table_size(level);
+	/* Counted in locals, added once: a table of pages is 512 slots. */
 	for (i = 0; i < level->nentries; i++) {
 		void *e = table->entries[i];
 
@@ -1578,11 +1580,13 @@ static void _mem_table_stats(const struct mem_table *table, struct mem_table_sta
 			_mem_table_stats(TABLE(e), stats);
 			continue;
 		}
-		stats->leaves[level->number]++;
-		stats->values[level->number] += mem_table_is_value(e);
-		stats->count++;
-		stats->pages += (size_t)1 << (level->shift - (level - level->number)->shift);
+		leaves++;
+		values += mem_table_is_value(e);
 	}
+	stats->leaves[level->number] += leaves;
+	stats->values[level->number] += values;
+	stats->count += leaves;
+	stats->pages += leaves << (level->shift - (level - level->number)->shift);
 }
 
 int mem_table_stats(struct mem_table *table, struct mem_table_stats *stats)
