@@ -125,9 +125,12 @@ public struct MemTable<Value> {
             // allocation: the page's value is moved out of its slot (or box),
             // changed, and moved back, so a trivial value is never boxed and
             // a boxed one (an array, say) is not copied.
-            let slot = Codec<Value>.mayBeInline ? storage.pageValueSlot(address.rawValue) : nil
+            // One walk finds the page's value entry, or that no leaf covers
+            // the page (a page stored for the first time).
+            let (slot, absent) = Codec<Value>.mayBeInline
+                ? storage.pageValueSlotOrAbsence(address.rawValue) : (nil, false)
             var value = slot.map { Codec<Value>.value(payload: Slot(raw: UInt(bitPattern: $0.pointee)).payload) }
-                ?? value(at: address, taking: true) ?? defaultValue()
+                ?? (absent ? nil : value(at: address, taking: true)) ?? defaultValue()
             defer {
                 if let slot, let bits = Codec<Value>.payload(value) {
                     // The value entry is rewritten where it lies.

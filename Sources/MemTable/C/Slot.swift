@@ -147,6 +147,26 @@ struct Walk {
         }
     }
 
+    /// Where the walk to `address` ends: the slot of the leaf covering it,
+    /// or the empty slot where its path stops, and whether that slot is a
+    /// smallest page's; nil out of range or at a reservation.
+    @inlinable
+    func end(_ address: UInt64) -> (slot: UnsafeRawPointer, isPage: Bool)? {
+        var shift = shape.topShift
+        var index = address &>> shift
+        if index > shape.topMask { return nil }
+        var slots = root
+        while true {
+            let slot = slots + Int(truncatingIfNeeded: index &<< 3)
+            let entry = Slot(raw: slot.load(as: UInt.self))
+            if entry.isLeafOrEmpty { return (slot, shift == shape.pageShift) }
+            if entry.isReserved { return nil }
+            slots = entry.tableSlots
+            shift &-= shape.levelBits
+            index = (address &>> shift) & shape.levelMask
+        }
+    }
+
     /// Whether a reserved slot lies on the way to `address`
     /// (`mem_table_reserve`).
     func isReserved(_ address: UInt64) -> Bool {

@@ -80,14 +80,18 @@ final class Storage<Value> {
         walk.slot(address).map { $0.load(as: UInt.self) } ?? 0
     }
 
-    /// The slot of the page containing `address` if it holds a value entry
-    /// of its own (nil otherwise), for a change in place.
+    /// For a change in place of the page containing `address`: the slot of
+    /// its value entry if it has one of its own, or whether no leaf covers
+    /// it at all (then its value is the default, and nothing needs reading).
     @inlinable
-    func pageValueSlot(_ address: UInt64) -> UnsafeMutablePointer<UnsafeMutableRawPointer?>? {
-        guard let slot = walk.slot(address, pageOnly: true),
-              Slot(raw: slot.load(as: UInt.self)).isValue
-        else { return nil }
-        return UnsafeMutableRawPointer(mutating: slot).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
+    func pageValueSlotOrAbsence(_ address: UInt64)
+        -> (slot: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, absent: Bool)
+    {
+        guard let (slot, isPage) = walk.end(address) else { return (nil, false) }
+        let entry = Slot(raw: slot.load(as: UInt.self))
+        if entry.isEmpty { return (nil, true) }
+        guard isPage, entry.isValue else { return (nil, false) }
+        return (UnsafeMutableRawPointer(mutating: slot).assumingMemoryBound(to: UnsafeMutableRawPointer?.self), false)
     }
 
     /// Stores a value entry of `payload` for the page containing `address`,
