@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,10 +71,13 @@ int procfs_memfd(const char *name)
 #define BUFFER_PAGES	8192		/* 64 KiB of pagemap a read: 32 MiB of addresses */
 #define RUN_PAGES	512		/* the most pages a run holds: 9 bits */
 #define PAGE_LIMIT	(1ULL << 52)	/* pages a key can name (keys are page << 12) */
+#define HELPER_PAGES	(4 * BUFFER_PAGES)	/* a mapping this large is read by two threads */
 
 #define run_page(key)	((key) >> 12)
 #define run_pages(key)	((((key) >> 3) & (RUN_PAGES - 1)) + 1)
 #define run_perms(key)	((uint32_t)(key) & 7)
+
+static void helper_free(struct procfs_helper *h);
 
 struct procfs_collector *procfs_collector_new(void)
 {
@@ -81,8 +86,7 @@ struct procfs_collector *procfs_collector_new(void)
 	if (!c)
 		return NULL;
 	c->buffer = malloc(BUFFER_PAGES * sizeof(*c->buffer));
-	c->regions = malloc(sizeof(*c->regions));
-	if (!c->buffer || !c->regions) {
+	if (!c->buffer) {
 		procfs_collector_free(c);
 		return NULL;
 	}
@@ -99,7 +103,8 @@ void procfs_collector_free(struct procfs_collector *c)
 	free(c->scratch);
 	free(c->active);
 	free(c->buffer);
-	free(c->regions);
+	if (c->helper)
+		helper_free(c->helper);
 	free(c);
 }
 
@@ -240,118 +245,301 @@ struct run {
 	uint32_t pages, permissions;
 };
 
-static int flush_run(struct procfs_collector *c, struct run *r)
+/*
+ * What one thread of procfs_collect() reads into: a pagemap buffer, runs, counts. The
+ * calling thread's part is the collector's own fields; the helper thread has one of
+ * its own, added to the collector's when the mapping is done.
+ */
+struct part {
+	uint64_t *buffer;
+	struct procfs_region region;
+	uint64_t *runs;
+	size_t nr_runs, capacity;
+	uint64_t present, swapped, hidden;
+};
+
+/*
+ * A mapping being read: its pages are handed out a buffer at a time (@next, atomic) to
+ * whichever thread asks, until they run out or a thread fails (@error, atomic: the
+ * first error).
+ */
+struct job {
+	int fd;
+	const struct procfs_mapping *m;
+	unsigned int flags;
+	uint64_t base;
+	uint64_t next;
+	int error;
+	int *cannot_scan;
+};
+
+/* The second thread: it reads pagemaps beside the caller, a buffer at a time. */
+enum { HELPER_IDLE, HELPER_WORK, HELPER_DONE, HELPER_EXIT };
+
+struct procfs_helper {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake, done;
+	int state;
+	struct job *job;
+	struct part part;
+};
+
+static int flush_run(struct part *p, struct run *r)
 {
 	if (!r->pages)
 		return 0;
-	if (grow(&c->runs, &c->runs_capacity, c->nr_runs + 1, sizeof(*c->runs)))
+	if (grow(&p->runs, &p->capacity, p->nr_runs + 1, sizeof(*p->runs)))
 		return -ENOMEM;
-	c->runs[c->nr_runs++] = r->page << 12 | (uint64_t)(r->pages - 1) << 3 | r->permissions;
+	p->runs[p->nr_runs++] = r->page << 12 | (uint64_t)(r->pages - 1) << 3 | r->permissions;
 	r->pages = 0;
 	return 0;
 }
 
 /*
- * The entries of @n pages from @va: present pages into runs. Returns whether any page
- * was present or swapped, or -ENOMEM.
+ * The entries of @n pages from @va in @p's buffer: present pages into runs. Returns
+ * whether any page was present or swapped, or -ENOMEM.
  */
-static int add_entries(struct procfs_collector *c, const struct procfs_mapping *m, uint64_t va,
-		       size_t n, unsigned int flags, uint64_t base, struct run *r)
+static int add_entries(struct part *p, const struct job *j, uint64_t va, size_t n, struct run *r)
 {
-	const uint32_t declared = m->permissions;
+	const uint32_t declared = j->m->permissions;
 	/* A private writable mapping: write counts where a write lands in the frame. */
-	const int check_write = (declared & PROCFS_WRITE) && !m->shared && !(flags & PROCFS_DECLARED);
+	const int check_write = (declared & PROCFS_WRITE) && !j->m->shared && !(j->flags & PROCFS_DECLARED);
 	int any = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		uint64_t e = c->buffer[i], page;
-		uint32_t p = declared;
+		uint64_t e = p->buffer[i], page;
+		uint32_t perms = declared;
 
 		if (!(e & PM_PRESENT)) {
 			if (e & PM_SWAPPED) {
-				c->swapped++;
+				p->swapped++;
 				any = 1;
 			}
 			continue;
 		}
 		any = 1;
-		c->present++;
-		if (flags & PROCFS_VIRTUAL) {
-			page = (base | (va + (i << 12))) >> 12;
+		p->present++;
+		if (j->flags & PROCFS_VIRTUAL) {
+			page = (j->base | (va + (i << 12))) >> 12;
 		} else {
 			page = e & PM_PFN;
 			if (!page || page >= PAGE_LIMIT) {
-				c->hidden++;
+				p->hidden++;
 				continue;
 			}
 		}
 		if (check_write && !((e & PM_EXCLUSIVE) && !(e & PM_FILE)))
-			p &= ~PROCFS_WRITE;
-		if (page == r->next && p == r->permissions && r->pages < RUN_PAGES) {
+			perms &= ~PROCFS_WRITE;
+		if (page == r->next && perms == r->permissions && r->pages < RUN_PAGES) {
 			r->pages++;
 			r->next++;
 			continue;
 		}
-		if (flush_run(c, r))
+		if (flush_run(p, r))
 			return -ENOMEM;
 		r->page = page;
 		r->next = page + 1;
 		r->pages = 1;
-		r->permissions = p;
+		r->permissions = perms;
 	}
 	return any;
+}
+
+/*
+ * After a hole of a whole buffer ending at @from, with more than a buffer to go: let
+ * PAGEMAP_SCAN find the next page present or swapped and hand out pages from there, so
+ * that a sparse reservation of terabytes costs a walk of its page tables, not a read
+ * of its whole pagemap.
+ */
+static void skip_hole(struct job *j, struct part *p, uint64_t from)
+{
+	uint64_t walk_end = 0, to, next;
+	long k = procfs_present_regions(j->fd, from, j->m->end, &p->region, 1, &walk_end);
+
+	if (k == -ENOTTY || k == -EINVAL || k == -EOPNOTSUPP) {
+		__atomic_store_n(j->cannot_scan, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	if (k < 0)
+		return;		/* the reads say what went wrong */
+	to = k > 0 ? p->region.start & ~4095ULL : walk_end;
+	next = __atomic_load_n(&j->next, __ATOMIC_RELAXED);
+	while (next < to && !__atomic_compare_exchange_n(&j->next, &next, to, 0, __ATOMIC_RELAXED,
+							 __ATOMIC_RELAXED))
+		;
+}
+
+/* Read buffers of the job's pages until they run out or a thread fails. */
+static void read_pages(struct job *j, struct part *p)
+{
+	const uint64_t end = j->m->end, chunk = (uint64_t)BUFFER_PAGES << 12;
+
+	for (;;) {
+		uint64_t va = __atomic_fetch_add(&j->next, chunk, __ATOMIC_RELAXED), stop;
+		struct run r = { 0 };
+		int any = 0, err = 0, zero = 0;
+
+		if (va >= end || __atomic_load_n(&j->error, __ATOMIC_RELAXED))
+			return;
+		stop = end - va > chunk ? va + chunk : end;
+		while (va < stop && !err) {
+			size_t n = (stop - va) >> 12;
+			ssize_t got = pread(j->fd, p->buffer, n * 8, (off_t)((va >> 12) * 8));
+
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0) {
+				err = -errno;
+			} else if (got < 8) {
+				/* The pagemap covers the whole address space: nothing to read
+				 * inside a mapping means the process's memory is gone. */
+				err = -ESRCH;
+			} else {
+				int added;
+
+				n = (size_t)got / 8;
+				added = add_entries(p, j, va, n, &r);
+				if (added < 0)
+					err = added;
+				any |= added > 0;
+				va += (uint64_t)n << 12;
+			}
+		}
+		if (!err)
+			err = flush_run(p, &r);
+		if (err) {
+			__atomic_compare_exchange_n(&j->error, &zero, err, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+			__atomic_store_n(&j->next, end, __ATOMIC_RELAXED);
+			return;
+		}
+		if (!any && (end - stop) >> 12 > BUFFER_PAGES && !__atomic_load_n(j->cannot_scan, __ATOMIC_RELAXED))
+			skip_hole(j, p, stop);
+	}
+}
+
+static void *helper_main(void *arg)
+{
+	struct procfs_helper *h = arg;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		while (h->state == HELPER_IDLE || h->state == HELPER_DONE)
+			pthread_cond_wait(&h->wake, &h->lock);
+		if (h->state == HELPER_EXIT)
+			break;
+		pthread_mutex_unlock(&h->lock);
+		read_pages(h->job, &h->part);
+		pthread_mutex_lock(&h->lock);
+		h->state = HELPER_DONE;
+		pthread_cond_signal(&h->done);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+/* The helper thread, started the first time a large mapping comes; NULL if it cannot be. */
+static struct procfs_helper *helper(struct procfs_collector *c)
+{
+	struct procfs_helper *h;
+	sigset_t all, old;
+	int err;
+
+	if (c->helper || c->no_helper)
+		return c->helper;
+	c->no_helper = 1;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->part.buffer = malloc(BUFFER_PAGES * sizeof(*h->part.buffer));
+	if (!h->part.buffer) {
+		free(h);
+		return NULL;
+	}
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->wake, NULL);
+	pthread_cond_init(&h->done, NULL);
+	/* Signals are the main thread's (memtable watch's Ctrl-C). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&h->thread, NULL, helper_main, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		pthread_mutex_destroy(&h->lock);
+		pthread_cond_destroy(&h->wake);
+		pthread_cond_destroy(&h->done);
+		free(h->part.buffer);
+		free(h);
+		return NULL;
+	}
+	c->helper = h;
+	return h;
+}
+
+static void helper_free(struct procfs_helper *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->state = HELPER_EXIT;
+	pthread_cond_signal(&h->wake);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->thread, NULL);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->wake);
+	pthread_cond_destroy(&h->done);
+	free(h->part.buffer);
+	free(h->part.runs);
+	free(h);
 }
 
 int procfs_collect(struct procfs_collector *c, int fd, const struct procfs_mapping *m,
 		   unsigned int flags, uint64_t base)
 {
-	struct run r = { 0 };
-	uint64_t va = m->start;
+	struct job j = {
+		.fd = fd, .m = m, .flags = flags, .base = base, .next = m->start,
+		.cannot_scan = &c->cannot_scan,
+	};
+	struct part p = {
+		.buffer = c->buffer, .runs = c->runs, .nr_runs = c->nr_runs, .capacity = c->runs_capacity,
+	};
+	struct procfs_helper *h = NULL;
 
-	while (va < m->end) {
-		size_t n = (m->end - va) >> 12;
-		ssize_t got;
-		int any;
-
-		if (n > BUFFER_PAGES)
-			n = BUFFER_PAGES;
-		if (!n)
-			break;
-		got = pread(fd, c->buffer, n * 8, (off_t)((va >> 12) * 8));
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			return -errno;
-		/* The pagemap covers the whole address space: nothing to read inside a
-		 * mapping means the process's memory is gone. */
-		if (got < 8)
-			return -ESRCH;
-		n = (size_t)got / 8;
-		any = add_entries(c, m, va, n, flags, base, &r);
-		if (any < 0)
-			return any;
-		va += (uint64_t)n << 12;
-		/* A hole of a whole buffer in a mapping with more than a buffer to go: let
-		 * PAGEMAP_SCAN find the next page present or swapped, so that a sparse
-		 * reservation of terabytes costs a walk of its page tables, not a read of
-		 * its whole pagemap. */
-		if (!any && !c->cannot_scan && (m->end - va) >> 12 > BUFFER_PAGES) {
-			uint64_t walk_end = 0;
-			long k = procfs_present_regions(fd, va, m->end, c->regions, 1, &walk_end);
-
-			if (k == -ENOTTY || k == -EINVAL || k == -EOPNOTSUPP) {
-				c->cannot_scan = 1;
-			} else if (k < 0) {
-				return (int)k;
-			} else if (k > 0) {
-				if (c->regions[0].start > va)
-					va = c->regions[0].start & ~4095ULL;
-			} else if (walk_end > va) {
-				va = walk_end;
-			}
-		}
+	/* A mapping of several buffers is read by two threads: the kernel's walk of the
+	 * page tables is most of a scan's time, and this machine has cores for it. */
+	if ((m->end - m->start) >> 12 >= HELPER_PAGES)
+		h = helper(c);
+	if (h) {
+		pthread_mutex_lock(&h->lock);
+		h->job = &j;
+		h->part.nr_runs = 0;
+		h->part.present = h->part.swapped = h->part.hidden = 0;
+		h->state = HELPER_WORK;
+		pthread_cond_signal(&h->wake);
+		pthread_mutex_unlock(&h->lock);
 	}
-	return flush_run(c, &r);
+	read_pages(&j, &p);
+	if (h) {
+		pthread_mutex_lock(&h->lock);
+		while (h->state != HELPER_DONE)
+			pthread_cond_wait(&h->done, &h->lock);
+		h->state = HELPER_IDLE;
+		pthread_mutex_unlock(&h->lock);
+		if (grow(&p.runs, &p.capacity, p.nr_runs + h->part.nr_runs, sizeof(*p.runs))) {
+			j.error = j.error ? j.error : -ENOMEM;
+		} else {
+			memcpy(p.runs + p.nr_runs, h->part.runs, h->part.nr_runs * sizeof(*p.runs));
+			p.nr_runs += h->part.nr_runs;
+		}
+		p.present += h->part.present;
+		p.swapped += h->part.swapped;
+		p.hidden += h->part.hidden;
+	}
+	c->runs = p.runs;
+	c->nr_runs = p.nr_runs;
+	c->runs_capacity = p.capacity;
+	c->present += p.present;
+	c->swapped += p.swapped;
+	c->hidden += p.hidden;
+	return j.error;
 }
 
 /* Sort the runs by page: least significant digit first, 8 bits a pass, only over the

@@ -5,6 +5,8 @@
 
 import CProcfs
 import Foundation
+import MemTable
+import MemTableScan
 import Testing
 
 @Suite("memtable scan: runs into segments")
@@ -19,13 +21,13 @@ struct CollectorTests {
             let c = try #require(procfs_collector_new())
             defer { procfs_collector_free(c) }
             let span = 1 + Int(rng.next() % 2000), count = Int(rng.next() % 300)
-            let base = rng.next() % 2 == 0 ? 0 : (rng.next() % (1 << 30))
+            let base: UInt64 = rng.next() % 2 == 0 ? 0 : (rng.next() % (1 << 30))
             var expected = [UInt64: (r: Int, w: Int, x: Int)]()
             // The collector owns its runs, and frees them with free().
             let runs = try #require(malloc(max(count, 1) * 8)).assumingMemoryBound(to: UInt64.self)
             for i in 0..<count {
-                let page = base + rng.next() % UInt64(span)
-                let pages = 1 + (rng.next() % 8 == 0 ? rng.next() % 512 : rng.next() % 16)
+                let page: UInt64 = base + rng.next() % UInt64(span)
+                let pages: UInt64 = 1 + (rng.next() % 8 == 0 ? rng.next() % 512 : rng.next() % 16)
                 let p = UInt32(rng.next() % 8)
                 runs[i] = page << 12 | (pages - 1) << 3 | UInt64(p)
                 for q in page..<page + pages {
@@ -62,5 +64,40 @@ struct CollectorTests {
                         "seed \(seed) round \(round): page \(q) has \(String(describing: s)), not \(e)")
             }
         }
+    }
+
+    /// A mapping of 1 GiB (two threads read it, a buffer at a time) with
+    /// clusters of pages touched and holes of every size between them
+    /// (PAGEMAP_SCAN skips the long ones): the scan finds exactly the pages
+    /// touched. Virtual pages, so no privilege is needed.
+    @Test func aLargeSparseMappingIsReadWhole() throws {
+        let seed = UInt64.random(in: 1...UInt64.max)
+        var rng = SplitMix(seed: seed)
+        let size = 1 << 30, pages = UInt64(size / 4096)
+        let m = try #require(mmap(nil, size, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0))
+        defer { munmap(m, size) }
+        _ = madvise(m, size, 15 /* MADV_NOHUGEPAGE */)
+        let start = UInt64(UInt(bitPattern: m))
+        var touched = Set<UInt64>()
+        for cluster in 0..<16 {
+            // The first and the last page, then clusters anywhere.
+            let at = cluster == 0 ? 0 : cluster == 1 ? pages - 1 : rng.next() % pages
+            for i in 0..<min(1 + rng.next() % 700, pages - at) {
+                (m + Int((at + i) * 4096)).storeBytes(of: 1, as: UInt8.self)
+                touched.insert(start + (at + i) * 4096)
+            }
+        }
+        let result = scan(ScanOptions(pids: [getpid()], virtual: true))
+        let range = PhysicalAddress(start)..<PhysicalAddress(start + UInt64(size))
+        var found = Set<UInt64>()
+        for e in result.counters.entries(in: range) {
+            found.insert(e.addresses.lowerBound.rawValue)
+            #expect(e.value.r == 1 && e.value.w == 1 && e.value.x == 0 && e.value.procs == 1,
+                    "seed \(seed): \(e.value) at \(e.addresses.lowerBound)")
+        }
+        let extra = found.subtracting(touched).count, missed = touched.subtracting(found).count
+        #expect(extra == 0 && missed == 0,
+                "seed \(seed): \(found.count) pages found, \(touched.count) touched, \(extra) extra, \(missed) missed")
     }
 }

@@ -60,6 +60,8 @@ struct procfs_segment {
 #define PROCFS_VIRTUAL	1u	/* key pages by @base | virtual address, not by frame */
 #define PROCFS_DECLARED	2u	/* count write wherever a mapping declares it */
 
+struct procfs_helper;
+
 /*
  * One process's pages on their way into the table. Reused from process to
  * process: procfs_read_maps() starts a process, procfs_collect() reads its
@@ -87,8 +89,11 @@ struct procfs_collector {
 
 	/* The pagemap buffer, and whether PAGEMAP_SCAN works here (Linux 6.7). */
 	uint64_t *buffer;
-	struct procfs_region *regions;
 	int cannot_scan;
+
+	/* A second thread that reads large mappings beside the caller (or none). */
+	struct procfs_helper *helper;
+	int no_helper;
 };
 
 /* A collector, or NULL without memory. */
@@ -102,7 +107,8 @@ void procfs_collector_free(struct procfs_collector *c);
 long procfs_read_maps(struct procfs_collector *c, int pid);
 
 /*
- * Read the pagemap @fd of @m (one of c->mappings) and add its present pages as runs;
+ * Read the pagemap @fd of @m (one of c->mappings) and add its present pages as runs
+ * (a mapping of 128 MiB or more with a second thread, started the first time);
  * count present, swapped and hidden (frame read as 0) pages. @flags: PROCFS_VIRTUAL
  * (keys are @base | address), PROCFS_DECLARED. Returns 0 or -errno: -ESRCH if the
  * process's memory is gone (its pagemap reads short), -ENOMEM.
