@@ -66,16 +66,18 @@ func readFile(_ path: String) throws(ProcError) -> [UInt8] {
     guard fd >= 0 else { throw ProcError(errno: errno) }
     defer { close(fd) }
     var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw ProcError(errno: errno)
+    let failure: Int32? = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { chunk in
+        while true {
+            let n = read(fd, chunk.baseAddress, chunk.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            if n == 0 { return nil }
+            bytes.append(contentsOf: chunk[0..<n])
         }
-        if n == 0 { break }
-        bytes.append(contentsOf: chunk[0..<n])
     }
+    if let failure { throw ProcError(errno: failure) }
     return bytes
 }
 

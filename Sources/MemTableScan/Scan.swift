@@ -370,7 +370,11 @@ public func heki(_ result: ScanResult, statistics: MemTableStatistics? = nil) ->
     s.entriesBefore = result.counters.count
     s.bytesBefore = (statistics ?? result.counters.statistics).bytes
     s.entriesAfter = s.entriesBefore - 511 * s.mergedLargePages
-    s.bytesAfter = s.bytesBefore - s.mergedLargePages * pageTableBytes(result.counters.geometry)
+    if s.mergedLargePages > 0 {
+        s.bytesAfter = s.bytesBefore - s.mergedLargePages * pageTableBytes(result.counters.geometry)
+    } else {
+        s.bytesAfter = s.bytesBefore
+    }
     return s
 }
 
