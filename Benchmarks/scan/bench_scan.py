@@ -19,34 +19,35 @@ runs = int(sys.argv[5]) if len(sys.argv) > 5 else 5
 
 
 def timed(cmd):
-    """Seconds and maximum RSS (bytes) of one run of cmd."""
+    """Seconds, maximum RSS (bytes) and CPU seconds (all threads) of one run of cmd."""
     p = subprocess.run([runner] + cmd, stdout=subprocess.PIPE)
     if p.returncode != 0:
         sys.exit(f"bench-scan: {' '.join(cmd)} failed")
-    ns, kib = p.stdout.split()
-    return int(ns) / 1e9, int(kib) * 1024
+    ns, kib, cpu = p.stdout.split()
+    return int(ns) / 1e9, int(kib) * 1024, int(cpu) / 1e9
 
 
 def case(name, pids):
     args = [a for pid in pids for a in ("--pid", str(pid))]
-    scan_t, read_t, rss = [], [], []
+    scan_t, read_t, rss, cpu = [], [], [], []
     pages = 0
     for _ in range(runs):
-        t, _ = timed([reader] + [str(p) for p in pids])
+        t, _, _ = timed([reader] + [str(p) for p in pids])
         read_t.append(t)
-        t, m = timed([memtable, "scan", "--json"] + args)
+        t, m, c = timed([memtable, "scan", "--json"] + args)
         scan_t.append(t)
         rss.append(m)
+        cpu.append(c)
     pages = json.loads(subprocess.run([memtable, "scan", "--json"] + args, stdout=subprocess.PIPE,
                                       check=True).stdout)["pages"]
     s, r = statistics.median(scan_t), statistics.median(read_t)
     budget = 16 * 2**20 + 12 * pages
     print(f"{name:28} {pages:>9} {r * 1e3:>10.1f} {s * 1e3:>10.1f} {s / r:>7.2f}x"
-          f" {max(rss) / 2**20:>8.1f} {budget / 2**20:>8.1f}")
+          f" {statistics.median(cpu) * 1e3:>8.1f} {max(rss) / 2**20:>8.1f} {budget / 2**20:>8.1f}")
 
 
 print(f"memtable scan against reading the same maps and pagemaps: medians of {runs} interleaved runs")
-print(f"{'case':28} {'pages':>9} {'read ms':>10} {'scan ms':>10} {'ratio':>8} {'RSS MiB':>8} {'budget':>8}")
+print(f"{'case':28} {'pages':>9} {'read ms':>10} {'scan ms':>10} {'ratio':>8} {'scan cpu':>8} {'RSS MiB':>8} {'budget':>8}")
 case("whole machine", [])
 for size in (1024, 2048, 4096):
     for mode in ("normal", "thp"):

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Runs a command, its output to /dev/null, and prints its wall time (ns) and its
- * maximum resident set (KiB) on stdout: "NS KIB".
+ * Runs a command, its output to /dev/null, and prints its wall time (ns), its
+ * maximum resident set (KiB) and its CPU time, user and system, of all its threads
+ * (ns) on stdout: "NS KIB CPU_NS".
  *
  *   runner COMMAND [ARG]...
  *
@@ -46,7 +47,9 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		errx(1, "%s failed (status %d)", argv[1], status);
-	printf("%lld %ld\n", (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec),
-	       usage.ru_maxrss);
+	printf("%lld %ld %lld\n", (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec),
+	       usage.ru_maxrss,
+	       (long long)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000000LL +
+		       (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1000LL);
 	return 0;
 }
