@@ -73,9 +73,8 @@ int procfs_memfd(const char *name)
 #define PAGE_LIMIT	(1ULL << 52)	/* pages a key can name (keys are page << 12) */
 #define HELPER_PAGES	(4 * BUFFER_PAGES)	/* a mapping this large is read by two threads */
 
+/* A run's first page (its key's page number); procfs.h has the rest of it. */
 #define run_page(key)	((key) >> 12)
-#define run_pages(key)	((((key) >> 3) & (RUN_PAGES - 1)) + 1)
-#define run_perms(key)	((uint32_t)(key) & 7)
 
 static void helper_free(struct procfs_helper *h);
 
@@ -617,8 +616,8 @@ long procfs_segments(struct procfs_collector *c, struct procfs_segment *out, siz
 
 			if (grow(&c->active, &c->active_capacity, c->nr_active + 1, sizeof(*c->active)))
 				return k ? (long)k : -ENOMEM;
-			c->active[c->nr_active].end = c->position + run_pages(key);
-			c->active[c->nr_active].permissions = run_perms(key);
+			c->active[c->nr_active].end = c->position + procfs_run_pages(key);
+			c->active[c->nr_active].permissions = procfs_run_permissions(key);
 			c->nr_active++;
 			c->next_run++;
 		}

@@ -34,16 +34,6 @@ public struct PageCounters: Hashable, Sendable {
     /// through another (or through one writable and executable mapping).
     public var isWXAlias: Bool { w > 0 && x > 0 }
 
-    mutating func addProcess() {
-        if procs < .max { procs += 1 }
-    }
-
-    mutating func count(_ p: Permissions) {
-        if p.contains(.read) { r = r &+ (r == .max ? 0 : 1) }
-        if p.contains(.write) { w = w &+ (w == .max ? 0 : 1) }
-        if p.contains(.execute) { x = x &+ (x == .max ? 0 : 1) }
-    }
-
     /// Adds one process's counts for a page (and the process), saturating.
     /// Returns the process count after, and whether the page just became a
     /// W^X alias.
@@ -54,7 +44,7 @@ public struct PageCounters: Hashable, Sendable {
         r = sum(r, other.r)
         w = sum(w, other.w)
         x = sum(x, other.x)
-        addProcess()
+        procs = sum(procs, 1)
         return (procs, !wasAlias && isWXAlias)
     }
 }

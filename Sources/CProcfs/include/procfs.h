@@ -133,9 +133,20 @@ static inline void procfs_clear_runs(struct procfs_collector *c)
 	c->nr_runs = 0;
 }
 
-/* The pages of a run. */
-static inline uint64_t procfs_run_address(uint64_t run) { return run & ~4095ULL; }
-static inline uint64_t procfs_run_pages(uint64_t run) { return ((run >> 3) & 511) + 1; }
-static inline uint32_t procfs_run_permissions(uint64_t run) { return (uint32_t)run & 7; }
+/* A run's first page's key, its pages and its permissions. */
+static inline uint64_t procfs_run_address(uint64_t run)
+{
+	return run & ~4095ULL;
+}
+
+static inline uint64_t procfs_run_pages(uint64_t run)
+{
+	return ((run >> 3) & 511) + 1;
+}
+
+static inline uint32_t procfs_run_permissions(uint64_t run)
+{
+	return (uint32_t)run & 7;
+}
 
 #endif

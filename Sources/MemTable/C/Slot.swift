@@ -150,6 +150,10 @@ struct Walk {
     /// Where the walk to `address` ends: the slot of the leaf covering it,
     /// or the empty slot where its path stops, and whether that slot is a
     /// smallest page's; nil out of range or at a reservation.
+    ///
+    /// The same loop as ``slot(_:pageOnly:)``, which is not written on top
+    /// of it: returning the pair cost lookups 2.8 to 4.7 ns in `make
+    /// bench-swift` (dense, 2^20 pages).
     @inlinable
     func end(_ address: UInt64) -> (slot: UnsafeRawPointer, isPage: Bool)? {
         var shift = shape.topShift
