@@ -47,10 +47,13 @@ STATIC   := $(B)/$(LIBNAME).a
 # library's one dependency (concurrent readers, the memb flavour).
 DEB_PKGS := gcc g++ libbsd-dev liburcu-dev pkg-config valgrind binutils python3
 URCU_LIBS := -lurcu-memb -lurcu-common -lpthread
-# The command-line tool, release, with the Swift runtime linked in: it starts in
-# 2 ms rather than 4 (no shared Swift libraries to load and relocate), which a
-# scan of a small machine notices (Benchmarks/README.md).
-SWIFT_TOOL_BUILD := swift build -c release --product memtable --static-swift-stdlib
+# The command-line tool, release, a static executable: no dynamic loader, no
+# shared library to map and relocate, so it starts in 1.4 ms where the Swift
+# runtime linked in alone gave 2.7 and shared Swift libraries 4 (a scan of a
+# small machine notices; Benchmarks/README.md). The linker warns that
+# FoundationEssentials' getgrgid_r/getgrnam_r (FileManager, which the tool does
+# not use) would need glibc's shared NSS modules at run time.
+SWIFT_TOOL_BUILD := swift build -c release --product memtable -Xswiftc -static-executable
 
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

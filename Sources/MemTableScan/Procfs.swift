@@ -176,6 +176,24 @@ func processState(_ pid: Int32) throws(ProcError) -> ProcessState {
     return ProcessState(state: Character(UnicodeScalar(state)), kernelThread: flags & 0x0020_0000 != 0)
 }
 
+/// The kernel threads, from one read of kthreadd's children rather than a
+/// `/proc/PID/stat` each: kthreadd (pid 2, where it is a kernel thread; in a
+/// container's pid namespace pid 2 is a process like any) and its children.
+/// Nil where that list cannot be read (CONFIG_PROC_CHILDREN). A user-mode
+/// helper (modprobe, say) starts as kthreadd's child too: the caller still
+/// reads each one's maps and takes only those without any for kernel threads.
+func kernelThreads() -> Set<Int32>? {
+    guard (try? processState(2))?.kernelThread == true,
+          let children = try? readFile("/proc/2/task/2/children")
+    else { return nil }
+    var threads: Set<Int32> = [2]
+    for field in children.split(separator: UInt8(ascii: " ")) {
+        guard let pid = Int32(String(decoding: field, as: UTF8.self)) else { return nil }
+        threads.insert(pid)
+    }
+    return threads
+}
+
 /// The process ids in /proc, ascending.
 func allPids() -> [Int32] {
     guard let dir = opendir("/proc") else { return [] }

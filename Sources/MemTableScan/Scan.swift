@@ -79,6 +79,46 @@ public struct ScanOptions: Sendable {
     }
 }
 
+extension ScanResult {
+    /// Every page's counters in ascending order, the pages of a large entry
+    /// one by one.
+    public var pageCounters: PageCountersSequence { PageCountersSequence(counters) }
+}
+
+/// The pages of a table of counters in ascending order, the pages of a
+/// large entry one by one.
+public struct PageCountersSequence: Sequence {
+    let entries: MemTable<PageCounters>.Entries
+    let pageSize: UInt64
+
+    init(_ counters: MemTable<PageCounters>) {
+        entries = counters.entries
+        pageSize = counters.geometry.pageSize
+    }
+
+    public struct Iterator: IteratorProtocol {
+        var base: MemTable<PageCounters>.Entries.Iterator
+        let pageSize: UInt64
+        var address: UInt64 = 0, left: UInt64 = 0, value = PageCounters()
+
+        public mutating func next() -> (address: UInt64, counters: PageCounters)? {
+            if left == 0 {
+                guard let e = base.next() else { return nil }
+                address = e.addresses.lowerBound.rawValue
+                left = (e.addresses.upperBound.rawValue - address) / pageSize + 1
+                value = e.value
+            }
+            defer {
+                address &+= pageSize
+                left -= 1
+            }
+            return (address, value)
+        }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(base: entries.makeIterator(), pageSize: pageSize) }
+}
+
 /// A mapping through which a W^X-aliased page is reached.
 public struct WXMapping: Hashable, Sendable {
     public var pid: Int32
@@ -90,7 +130,13 @@ public struct WXMapping: Hashable, Sendable {
 public struct ScanResult {
     /// Per page (physical, or virtual with `virtual`), Heki's counters; keys
     /// are page addresses (in virtual mode, process number << 47 | address).
+    /// A 2 MiB region whose 512 pages one process maps whole with the same
+    /// counts (a transparent huge page), and other processes whole or not at
+    /// all, is one large entry: `counters[address]` reads any page of it;
+    /// ``pageCounters`` lists the pages one by one.
     public var counters: MemTable<PageCounters>
+    /// The distinct pages in ``counters``.
+    public var pages = 0
     public var virtual: Bool
     public var declared = false
     public var processes = 0
@@ -141,20 +187,19 @@ public func scan(_ options: ScanOptions) -> ScanResult {
     var result = ScanResult(counters: MemTable(geometry: options.virtual ? virtualGeometry : .x86_64),
                             virtual: options.virtual)
     result.declared = options.declared
-    // The table is a local of its own, so that its stores see no closure.
-    var counters = result.counters
+    var table = CounterTable(result.counters)
     result.counters = MemTable()
     let me = getpid()
     var seen = Set<Int32>()
     let pids = (options.pids ?? allPids()).filter {
         (options.pids != nil || $0 != me) && seen.insert($0).inserted
     }
+    // Whole-machine scans meet dozens of kernel threads: one read names them.
+    let kernelThreads = options.pids == nil ? MemTableScan.kernelThreads() : nil
     let collector = Collector()
     let segments = UnsafeMutableBufferPointer<procfs_segment>.allocate(capacity: 1024)
     defer { segments.deallocate() }
     var scanned: [(pid: Int32, index: Int)] = []
-    // The W^X aliases, as their pages became aliases.
-    var aliases: [UInt64] = []
     func failed(_ pid: Int32, _ e: ProcError) {
         result.unreadable[e.reason, default: 0] += 1
         if options.pids != nil { result.failures.append((pid, e.reason)) }
@@ -172,6 +217,10 @@ public func scan(_ options: ScanOptions) -> ScanResult {
             continue
         }
         if count == 0 {
+            if kernelThreads?.contains(pid) == true {
+                result.kernelThreads += 1
+                continue
+            }
             switch (try? processState(pid))?.state {
             case "Z"?: result.zombies += 1
             case nil: failed(pid, .exited)
@@ -204,30 +253,111 @@ public func scan(_ options: ScanOptions) -> ScanResult {
         result.hiddenFrames += Int(collector.c.pointee.hidden)
         scanned.append((pid, index))
         // Each page once, for its process count, with the counts of all its
-        // mappings in this process.
+        // mappings in this process; consecutive segments of equal counts as
+        // one, so that a huge page read in two parts is still one region.
+        var pending = procfs_segment()
         while case let next = collector.nextSegments(segments), !next.isEmpty {
             for s in next {
-                var counts = PageCounters()
-                counts.r = s.r
-                counts.w = s.w
-                counts.x = s.x
-                var page = s.start
-                for _ in 0..<s.pages {
-                    // What the second pass and the report need is noted on
-                    // the way: counters only grow, so a page becomes shared
-                    // or aliased once.
-                    let (procs, alias) = counters[PhysicalAddress(page), default: PageCounters()].add(counts)
-                    if procs == 2 { result.sharedPages += 1 }
-                    if alias { aliases.append(page) }
-                    page &+= 4096
+                if pending.pages > 0 && pending.start &+ pending.pages << 12 == s.start
+                    && pending.r == s.r && pending.w == s.w && pending.x == s.x {
+                    pending.pages += s.pages
+                } else {
+                    if pending.pages > 0 { table.add(pending) }
+                    pending = s
                 }
             }
         }
+        if pending.pages > 0 { table.add(pending) }
     }
     if options.progress { writeStandardError("\r\u{1b}[K") }
-    result.counters = counters
+    result.counters = table.counters
+    result.pages = table.pages
+    result.sharedPages = table.sharedPages
+    let aliases = table.aliases
     findWXMappings(&result, aliases: aliases.sorted(), processes: scanned, options: options, collector: collector)
     return result
+}
+
+/// The counters on their way into the table, and what the report needs
+/// noted as they grow (they only grow: a page becomes shared or aliased
+/// once).
+///
+/// A 2 MiB region that one process maps whole with the same counts (a
+/// transparent huge page, whose frames are consecutive and aligned) is
+/// stored as one large entry while no other process maps part of it; a
+/// later process adds to that entry if it maps the region whole too; a
+/// page stored inside it otherwise splits it into its pages, each with the
+/// entry's counters (the table does that itself). So a huge page costs one
+/// store, not 512, and the table no page table for it.
+struct CounterTable {
+    var counters: MemTable<PageCounters>
+    /// Distinct pages, pages mapped by more than one process.
+    var pages = 0, sharedPages = 0
+    /// The W^X aliases, as their pages became aliases.
+    var aliases: [UInt64] = []
+    let pageSize: UInt64
+    /// Pages of a large entry, or 0 where the geometry has no 512-page level.
+    let regionPages: UInt64
+
+    init(_ counters: MemTable<PageCounters>) {
+        self.counters = counters
+        pageSize = counters.geometry.pageSize
+        regionPages = counters.geometry.entrySize(at: .pmd) == 512 * pageSize ? 512 : 0
+    }
+
+    /// Adds one process's counts for the pages of a segment.
+    mutating func add(_ s: procfs_segment) {
+        var counts = PageCounters()
+        counts.r = s.r
+        counts.w = s.w
+        counts.x = s.x
+        var page = s.start, left = s.pages
+        while left > 0 {
+            // The pages of the segment in this region.
+            let offset = regionPages > 0 ? (page / pageSize) % regionPages : 0
+            let here = regionPages > 0 ? min(left, regionPages - offset) : left
+            if here == regionPages && addRegion(page, counts) {
+                // done: one entry
+            } else {
+                for i in 0..<here { addPage(page &+ i &* pageSize, counts) }
+            }
+            page &+= here &* pageSize
+            left -= here
+        }
+    }
+
+    private mutating func addPage(_ page: UInt64, _ counts: PageCounters) {
+        let (procs, alias) = counters[PhysicalAddress(page), default: PageCounters()].add(counts)
+        if procs == 1 { pages += 1 }
+        if procs == 2 { sharedPages += 1 }
+        if alias { aliases.append(page) }
+    }
+
+    /// Adds counts to a whole region as one entry, if it is empty or one
+    /// large entry already; false if it holds pages.
+    private mutating func addRegion(_ start: UInt64, _ counts: PageCounters) -> Bool {
+        let address = PhysicalAddress(start)
+        var value = PageCounters()
+        if let e = counters.entry(containing: address) {
+            guard e.level == .pmd else { return false }
+            value = e.value
+        }
+        let (procs, alias) = value.add(counts)
+        do {
+            if try counters.updateValue(value, forAddress: address, level: .pmd) == nil {
+                pages += Int(regionPages)
+            }
+        } catch .smallerEntriesPresent {
+            return false
+        } catch {
+            fatalError("memtable scan: \(error)")
+        }
+        if procs == 2 { sharedPages += Int(regionPages) }
+        if alias {
+            for i in 0..<regionPages { aliases.append(start &+ i &* pageSize) }
+        }
+        return true
+    }
 }
 
 /// Second pass: the mappings that reach W^X pages, writable (as counted)
@@ -317,8 +447,8 @@ public struct HekiSummary {
 /// large-page merging makes of a table of them.
 ///
 /// The table of minimal permissions holds the pages of `result.counters`,
-/// one value entry each, so before merging it has their entries and tables;
-/// merging turns each 2 MiB region whose 512 pages need the same
+/// one value entry each, so before merging it has their entries and tables
+/// (and a page table where the counters hold a large entry); merging turns each 2 MiB region whose 512 pages need the same
 /// permissions into one entry and frees that region's page table. The
 /// summary counts those regions as the pages pass and works out the table
 /// after merging from them, rather than building it page by page.
@@ -333,23 +463,37 @@ public func heki(_ result: ScanResult, statistics: MemTableStatistics? = nil) ->
     // The region under way (2 MiB), its pages so far and whether they agree.
     var region: UInt64 = .max, inRegion = 0, uniform = true, regionPermissions: UInt8 = 0
     var run = PermissionRun(start: 0, pages: 0, permissions: [])
-    for (address, c) in result.counters {
-        let p = c.permissions
-        histogram[Int(p.rawValue)] += 1
-        if address.rawValue >> 21 != region {
-            region = address.rawValue >> 21
-            inRegion = 0
-            uniform = true
-            regionPermissions = p.rawValue
+    var pages = 0, largeEntries = 0
+    for e in result.counters.entries {
+        let address = e.addresses.lowerBound.rawValue
+        let p = e.value.permissions
+        let n: Int
+        if e.level == .pte {
+            n = 1
+            if address >> 21 != region {
+                region = address >> 21
+                inRegion = 0
+                uniform = true
+                regionPermissions = p.rawValue
+            }
+            inRegion += 1
+            uniform = uniform && p.rawValue == regionPermissions
+            if inRegion == 512 && uniform { s.mergedLargePages += 1 }
+        } else {
+            // A large entry of the counters (scan() stores a huge page so):
+            // a region of one permission set already.
+            n = Int((e.addresses.upperBound.rawValue - address) / pageSize) + 1
+            largeEntries += 1
+            if n == 512 { s.mergedLargePages += 1 }
+            region = .max
         }
-        inRegion += 1
-        uniform = uniform && p.rawValue == regionPermissions
-        if inRegion == 512 && uniform { s.mergedLargePages += 1 }
-        if run.pages > 0 && run.permissions == p && run.start + UInt64(run.pages) * pageSize == address.rawValue {
-            run.pages += 1
+        pages += n
+        histogram[Int(p.rawValue)] += n
+        if run.pages > 0 && run.permissions == p && run.start + UInt64(run.pages) * pageSize == address {
+            run.pages += n
         } else {
             if run.pages > 0 { s.runs.append(run) }
-            run = PermissionRun(start: address.rawValue, pages: 1, permissions: p)
+            run = PermissionRun(start: address, pages: n, permissions: p)
         }
     }
     if run.pages > 0 { s.runs.append(run) }
@@ -357,14 +501,13 @@ public func heki(_ result: ScanResult, statistics: MemTableStatistics? = nil) ->
         s.histogram[Permissions(rawValue: UInt8(raw))] = n
     }
     if !merging { s.mergedLargePages = 0 }
-    s.entriesBefore = result.counters.count
-    s.bytesBefore = (statistics ?? result.counters.statistics).bytes
+    // The table of minimal permissions has a page table where the counters
+    // have a large entry.
+    let tableBytes = largeEntries > 0 || s.mergedLargePages > 0 ? pageTableBytes(result.counters.geometry) : 0
+    s.entriesBefore = pages
+    s.bytesBefore = (statistics ?? result.counters.statistics).bytes + largeEntries * tableBytes
     s.entriesAfter = s.entriesBefore - 511 * s.mergedLargePages
-    if s.mergedLargePages > 0 {
-        s.bytesAfter = s.bytesBefore - s.mergedLargePages * pageTableBytes(result.counters.geometry)
-    } else {
-        s.bytesAfter = s.bytesBefore
-    }
+    s.bytesAfter = s.bytesBefore - s.mergedLargePages * tableBytes
     return s
 }
 

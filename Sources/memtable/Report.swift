@@ -26,10 +26,12 @@ struct ScanReport: Codable {
         var tables: [Int]
         var bytes: Int
         var bytesPerPage: Double
+        var largeEntries: Int
 
         enum CodingKeys: String, CodingKey {
             case tables, bytes
             case bytesPerPage = "bytes_per_page"
+            case largeEntries = "large_entries"
         }
     }
 
@@ -100,7 +102,7 @@ struct ScanReport: Codable {
         swappedPages = result.swappedPages
         hiddenFrames = result.hiddenFrames
         unreadable = result.unreadable
-        pages = result.counters.count
+        pages = result.pages
         sharedPages = result.sharedPages
         permissions = Dictionary(uniqueKeysWithValues: summary.histogram.map { ($0.key.description, $0.value) })
         wxPfns = result.wxPages.map { $0 >> 12 }
@@ -112,14 +114,15 @@ struct ScanReport: Codable {
         allowedWXPfns = result.allowedWXPages.map { $0 >> 12 }
         vanishedWX = result.vanishedWXPages
         table = Table(tables: stats.tables, bytes: stats.bytes,
-                      bytesPerPage: stats.count > 0 ? Double(stats.bytes) / Double(stats.count) : 0)
+                      bytesPerPage: stats.pages > 0 ? Double(stats.bytes) / Double(stats.pages) : 0,
+                      largeEntries: stats.count - stats.entries[0])
         var byPermission: [String: Int] = [:]
         for run in summary.runs { byPermission[run.permissions.description, default: 0] += 1 }
         heki = Heki(runs: summary.runs.count, runsByPermission: byPermission,
                     merged2MEntries: summary.mergedLargePages, entriesBeforeMerge: summary.entriesBefore,
                     entriesAfterMerge: summary.entriesAfter)
-        pageCounters = withPages ? result.counters.map {
-            Page(pfn: $0.address.rawValue >> 12, r: $0.value.r, w: $0.value.w, x: $0.value.x, procs: $0.value.procs)
+        pageCounters = withPages ? result.pageCounters.map {
+            Page(pfn: $0.address >> 12, r: $0.counters.r, w: $0.counters.w, x: $0.counters.x, procs: $0.counters.procs)
         } : nil
     }
 
@@ -178,6 +181,9 @@ struct ScanReport: Codable {
         if pages > 0 {
             output("  bytes per page        \(fixed(table.bytesPerPage, 2))"
                 + "  (counters live in the slots: no allocation per page)")
+        }
+        if table.largeEntries > 0 {
+            output("  2 MiB entries         \(table.largeEntries)  (a huge page mapped whole: one entry, no page table)")
         }
         output("")
         output("Heki: the minimal permissions per \(mode) range (runs of pages merged): \(summary.runs.count) ranges")

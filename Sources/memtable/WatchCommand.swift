@@ -94,12 +94,12 @@ struct WatchCommand: ParsableCommand {
                 standardError("memtable: no process could be read\n")
                 throw ExitCode(1)
             }
-            let changed = update(&table, with: result.counters)
+            let changed = update(&table, with: result)
             let now = Set(result.wxPages)
             let added = now.subtracting(aliases).sorted(), removed = aliases.subtracting(now).sorted()
             aliases = now
             let report = Round(
-                round: round, pages: result.counters.count, processes: result.processes,
+                round: round, pages: result.pages, processes: result.processes,
                 wxPfns: result.wxPages.map { $0 >> 12 }, addedWXPfns: added.map { $0 >> 12 },
                 removedWXPfns: removed.map { $0 >> 12 },
                 wxMappings: added.map { page in
@@ -133,40 +133,37 @@ struct WatchCommand: ParsableCommand {
     /// Brings the kept table to this round's counters, in place, and returns
     /// the pages whose counters changed (zeros for a page no longer mapped).
     ///
-    /// Changes are written only where the counters differ, so that the
-    /// tables they mark are those of changed pages; pages no longer mapped
-    /// get zeros. The changed walk then lists the entries of the marked
-    /// tables (the neighbours of a changed page come with it: they are
-    /// compared with what was written), and the zeros are removed after it.
-    func update(_ kept: inout MemTable<PageCounters>?, with fresh: MemTable<PageCounters>)
+    /// The kept table holds one entry per page (the scan's may hold a huge
+    /// page in one). Changes are written only where the counters differ, so
+    /// that the tables they mark are those of changed pages; pages no longer
+    /// mapped get zeros. The changed walk then lists the entries of the
+    /// marked tables (the neighbours of a changed page come with it: they
+    /// are compared with what was written), and the zeros are removed after
+    /// it. In the first round every page is new.
+    func update(_ kept: inout MemTable<PageCounters>?, with fresh: ScanResult)
         -> [(address: UInt64, counters: PageCounters)]
     {
-        guard var table = kept else {
-            var first = fresh
-            let all = first.takeChangedEntries().map { ($0.addresses.lowerBound.rawValue, $0.value) }
-            kept = first
-            return all
-        }
+        var table = kept ?? MemTable(geometry: fresh.counters.geometry)
         kept = nil  // held once from here: changed in place, never copied
         // What differs: both tables in address order, side by side.
         var writes: [(address: PhysicalAddress, counters: PageCounters)] = []
         var was: [UInt64: PageCounters] = [:]
         do {
-            var a = table.makeIterator(), b = fresh.makeIterator()
+            var a = table.makeIterator(), b = fresh.pageCounters.makeIterator()
             var x = a.next(), y = b.next()
             while x != nil || y != nil {
-                if let old = x, y == nil || old.address < y!.address {
+                if let old = x, y == nil || old.address.rawValue < y!.address {
                     writes.append((old.address, PageCounters()))
                     was[old.address.rawValue] = old.value
                     x = a.next()
-                } else if let new = y, x == nil || new.address < x!.address {
-                    writes.append((new.address, new.value))
-                    was[new.address.rawValue] = PageCounters()
+                } else if let new = y, x == nil || new.address < x!.address.rawValue {
+                    writes.append((PhysicalAddress(new.address), new.counters))
+                    was[new.address] = PageCounters()
                     y = b.next()
                 } else {
-                    if x!.value != y!.value {
-                        writes.append((y!.address, y!.value))
-                        was[y!.address.rawValue] = x!.value
+                    if x!.value != y!.counters {
+                        writes.append((x!.address, y!.counters))
+                        was[x!.address.rawValue] = x!.value
                     }
                     x = a.next()
                     y = b.next()

@@ -80,8 +80,8 @@ struct ScanTests {
 
         // The figures agree with each other.
         let summary = heki(result)
-        #expect(summary.histogram.values.reduce(0, +) == result.counters.count)
-        #expect(summary.runs.reduce(0) { $0 + $1.pages } == result.counters.count)
+        #expect(summary.histogram.values.reduce(0, +) == result.pages)
+        #expect(summary.runs.reduce(0) { $0 + $1.pages } == result.pages)
         for page in result.wxPages {
             let c = result.counters[PhysicalAddress(page)]!
             #expect(c.w > 0 && c.x > 0)
@@ -129,10 +129,10 @@ struct ScanTests {
         let result = scan(ScanOptions(pids: [getpid()]))
         let summary = heki(result)
         var minimal = MemTable<UInt8>(geometry: result.counters.geometry)
-        for (address, c) in result.counters { minimal[address] = c.permissions.rawValue }
+        for (address, c) in result.pageCounters { minimal[PhysicalAddress(address)] = c.permissions.rawValue }
         #expect(summary.entriesBefore == minimal.count && summary.bytesBefore == minimal.statistics.bytes)
         var merged = 0
-        for region in Set(result.counters.keys.map { $0.rawValue >> 21 }).sorted()
+        for region in Set(result.pageCounters.map { $0.address >> 21 }).sorted()
         where (try? minimal.merge(at: PhysicalAddress(region << 21), level: .pmd)) == true {
             merged += 1
         }
@@ -144,8 +144,9 @@ struct ScanTests {
 
     @Test func virtualModeCountsEachProcessPages() throws {
         let result = scan(ScanOptions(pids: [getpid()], virtual: true))
-        #expect(result.processes == 1 && result.counters.count == result.presentPages,
-                "\(result.counters.count) pages in the table, \(result.presentPages) present")
+        #expect(result.processes == 1 && result.pages == result.presentPages,
+                "\(result.pages) pages in the table, \(result.presentPages) present")
+        #expect(result.pageCounters.reduce(0) { n, _ in n + 1 } == result.pages)
         #expect(result.counters.allSatisfy { $0.value.procs == 1 })
     }
 
@@ -153,9 +154,9 @@ struct ScanTests {
         let result = scan(ScanOptions())
         #expect(result.processes > 0)
         let summary = heki(result)
-        #expect(summary.histogram.values.reduce(0, +) == result.counters.count)
+        #expect(summary.histogram.values.reduce(0, +) == result.pages)
         #expect(result.wxPages.allSatisfy { result.counters[PhysicalAddress($0)]!.isWXAlias })
-        #expect(result.counters.count <= result.presentPages)
+        #expect(result.pages <= result.presentPages)
     }
 }
 }
