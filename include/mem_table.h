@@ -582,7 +582,9 @@ MEM_TABLE_API int mem_table_reserve(struct mem_table *table, phys_addr_t pa, uns
  *
  * Uses the largest aligned entries that fit: large leaves in the middle,
  * smaller ones at the edges. What the range covered before is released
- * (ops->free); larger leaves across an edge are split first.
+ * (ops->free); larger leaves across an edge are split first. Costs a walk
+ * from the root per table the range reaches, not per entry: the entries of
+ * one table are its consecutive slots.
  *
  * Context: May allocate; every allocation and every ops->split call happens
  * before the table changes (see "When the consumer's ops are called").

@@ -1112,9 +1112,17 @@ static int _mem_table_prepare_range(struct mem_table *table, phys_addr_t start, 
 	edge[0] = start;
 	edge_level[0] = _mem_table_piece(table, start, last);
 	for (pa = start;; pa += _mem_table_span(edge_level[1])) {
+		struct mem_table_level *l = _mem_table_piece(table, pa, last);
+		phys_addr_t span = _mem_table_span(l);
+		/* Whole pieces of this size after this one, and slots after it in its table. */
+		phys_addr_t fit = (last - pa - (span - 1)) / span;
+		phys_addr_t more = l->nentries - 1 - _mem_table_index(l, pa);
+
+		/* Those in the same table are pieces of this level too: skip to the last. */
+		pa += (fit < more ? fit : more) * span;
 		edge[1] = pa;
-		edge_level[1] = _mem_table_piece(table, pa, last);
-		if (last - pa == _mem_table_span(edge_level[1]) - 1)
+		edge_level[1] = l;
+		if (last - pa == span - 1)
 			break;
 	}
 	for (k = 0; k < 2; k++)
@@ -1263,27 +1271,42 @@ static int _mem_table_store_range_last(struct mem_table *table, phys_addr_t star
 	err = _mem_table_prepare_range(table, start, last, true);
 	if (err)
 		return err;
-	/* Every piece's path exists now: _mem_table_slot() allocates nothing. */
+	/*
+	 * Every piece's path exists now: _mem_table_slot() allocates nothing. It walks
+	 * from the root to a piece's slot (marking the path changed); the pieces of the
+	 * same level that follow in that table are the slots after it (a range of pages
+	 * costs a walk per page table, not per page).
+	 */
 	for (pa = start;;) {
 		struct mem_table_level *level = _mem_table_piece(table, pa, last);
 		void **slot, *prev;
 
 		_mem_table_slot(table, pa, level, NULL, &delta, &slot);
-		prev = *slot;
-		MEM_TABLE_PUBLISH(slot, entry);
-		if (prev && !mem_table_is_reserved(prev)) {
-			if (IS_LEAF(prev)) {
-				_mem_table_retire_leaf(table, prev);
-				delta--;
-			} else {
-				delta -= (long)_mem_table_retire_tree(table, TABLE(prev));
+		for (;;) {
+			prev = *slot;
+			MEM_TABLE_PUBLISH(slot, entry);
+			if (prev && !mem_table_is_reserved(prev)) {
+				if (IS_LEAF(prev)) {
+					_mem_table_retire_leaf(table, prev);
+					delta--;
+				} else {
+					delta -= (long)_mem_table_retire_tree(table, TABLE(prev));
+				}
 			}
+			delta++;
+			if (last - pa == _mem_table_span(level) - 1)
+				goto done;
+			pa += _mem_table_span(level);
+			/*
+			 * Within the table (pa not aligned to the level above), the next
+			 * piece is of this level if it fits.
+			 */
+			if (!_mem_table_index(level, pa) || last - pa < _mem_table_span(level) - 1)
+				break;
+			slot++;
 		}
-		delta++;
-		if (last - pa == _mem_table_span(level) - 1)
-			break;
-		pa += _mem_table_span(level);
 	}
+done:
 	_mem_table_mark(table);
 	_mem_table_count_add(table, delta);
 	return 0;

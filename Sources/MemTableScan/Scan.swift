@@ -256,6 +256,8 @@ public func scan(_ options: ScanOptions) -> ScanResult {
         // mappings in this process; consecutive segments of equal counts as
         // one, so that a huge page read in two parts is still one region.
         var pending = procfs_segment()
+        // A process's segments do not overlap: in an empty table, its pages are new.
+        table.fresh = table.counters.isEmpty
         while case let next = collector.nextSegments(segments), !next.isEmpty {
             for s in next {
                 if pending.pages > 0 && pending.start &+ pending.pages << 12 == s.start
@@ -298,6 +300,8 @@ struct CounterTable {
     let pageSize: UInt64
     /// Pages of a large entry, or 0 where the geometry has no 512-page level.
     let regionPages: UInt64
+    /// Whether the pages added now have no counters yet (see ``add(_:)``).
+    var fresh = false
 
     init(_ counters: MemTable<PageCounters>) {
         self.counters = counters
@@ -305,12 +309,17 @@ struct CounterTable {
         regionPages = counters.geometry.entrySize(at: .pmd) == 512 * pageSize ? 512 : 0
     }
 
-    /// Adds one process's counts for the pages of a segment.
+    /// Adds one process's counts for the pages of a segment; with ``fresh``,
+    /// the caller knows that none of them has counters yet.
     mutating func add(_ s: procfs_segment) {
         var counts = PageCounters()
         counts.r = s.r
         counts.w = s.w
         counts.x = s.x
+        if fresh {
+            addNew(s.start, s.pages, counts)
+            return
+        }
         var page = s.start, left = s.pages
         while left > 0 {
             // The pages of the segment in this region.
@@ -323,6 +332,23 @@ struct CounterTable {
             }
             page &+= here &* pageSize
             left -= here
+        }
+    }
+
+    /// Stores the counts of pages that have none yet: one store of the
+    /// range, which walks to each page table once and makes a large entry
+    /// of each whole region.
+    private mutating func addNew(_ start: UInt64, _ n: UInt64, _ counts: PageCounters) {
+        var value = PageCounters()
+        let (_, alias) = value.add(counts)
+        do {
+            try counters.setValue(value, forRange: PhysicalAddress(start)..<PhysicalAddress(start &+ n &* pageSize))
+        } catch {
+            fatalError("memtable scan: \(error)")
+        }
+        pages += Int(n)
+        if alias {
+            for i in 0..<n { aliases.append(start &+ i &* pageSize) }
         }
     }
 
@@ -436,6 +462,8 @@ public struct HekiSummary {
     public var runs: [PermissionRun] = []
     /// Pages per minimal permission set.
     public var histogram: [Permissions: Int] = [:]
+    /// Runs per minimal permission set.
+    public var runsPerPermission: [Permissions: Int] = [:]
     /// 2 MiB ranges whose 512 pages all need the same permissions: large
     /// entries in a table of minimal permissions.
     public var mergedLargePages = 0
@@ -457,21 +485,29 @@ public struct HekiSummary {
 ///   it already (it costs a walk of the table).
 public func heki(_ result: ScanResult, statistics: MemTableStatistics? = nil) -> HekiSummary {
     var s = HekiSummary()
-    var histogram = [Int](repeating: 0, count: 8)
+    var histogram = [Int](repeating: 0, count: 8), runCounts = histogram
     let pageSize = result.counters.geometry.pageSize
-    let merging = !result.virtual && result.counters.geometry.entrySize(at: .pmd) == 512 * pageSize
+    let largeSize = result.counters.geometry.entrySize(at: .pmd)
+    let merging = !result.virtual && largeSize == 512 * pageSize
     // The region under way (2 MiB), its pages so far and whether they agree.
     var region: UInt64 = .max, inRegion = 0, uniform = true, regionPermissions: UInt8 = 0
     var run = PermissionRun(start: 0, pages: 0, permissions: [])
     var pages = 0, largeEntries = 0
-    for e in result.counters.entries {
-        let address = e.addresses.lowerBound.rawValue
-        let p = e.value.permissions
-        let n: Int
-        if e.level == .pte {
-            n = 1
-            if address >> 21 != region {
-                region = address >> 21
+    for (address, c) in result.counters {
+        let p = c.permissions
+        var n = 1
+        // The iterator gives no level: a large entry starts where a large
+        // level's range does (scan() stores a huge page as one).
+        if address.rawValue & (largeSize - 1) == 0, let e = result.counters.entry(containing: address),
+           e.level != .pte {
+            n = Int((e.addresses.upperBound.rawValue - address.rawValue) / pageSize) + 1
+            largeEntries += 1
+            // A region of one permission set already.
+            if n == 512 { s.mergedLargePages += 1 }
+            region = .max
+        } else {
+            if address.rawValue >> 21 != region {
+                region = address.rawValue >> 21
                 inRegion = 0
                 uniform = true
                 regionPermissions = p.rawValue
@@ -479,26 +515,21 @@ public func heki(_ result: ScanResult, statistics: MemTableStatistics? = nil) ->
             inRegion += 1
             uniform = uniform && p.rawValue == regionPermissions
             if inRegion == 512 && uniform { s.mergedLargePages += 1 }
-        } else {
-            // A large entry of the counters (scan() stores a huge page so):
-            // a region of one permission set already.
-            n = Int((e.addresses.upperBound.rawValue - address) / pageSize) + 1
-            largeEntries += 1
-            if n == 512 { s.mergedLargePages += 1 }
-            region = .max
         }
         pages += n
         histogram[Int(p.rawValue)] += n
-        if run.pages > 0 && run.permissions == p && run.start + UInt64(run.pages) * pageSize == address {
+        if run.pages > 0 && run.permissions == p && run.start + UInt64(run.pages) * pageSize == address.rawValue {
             run.pages += n
         } else {
             if run.pages > 0 { s.runs.append(run) }
-            run = PermissionRun(start: address, pages: n, permissions: p)
+            runCounts[Int(p.rawValue)] += 1
+            run = PermissionRun(start: address.rawValue, pages: n, permissions: p)
         }
     }
     if run.pages > 0 { s.runs.append(run) }
-    for (raw, n) in histogram.enumerated() where n > 0 {
-        s.histogram[Permissions(rawValue: UInt8(raw))] = n
+    for raw in 0..<8 where histogram[raw] > 0 {
+        s.histogram[Permissions(rawValue: UInt8(raw))] = histogram[raw]
+        s.runsPerPermission[Permissions(rawValue: UInt8(raw))] = runCounts[raw]
     }
     if !merging { s.mergedLargePages = 0 }
     // The table of minimal permissions has a page table where the counters

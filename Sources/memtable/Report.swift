@@ -116,9 +116,10 @@ struct ScanReport: Codable {
         table = Table(tables: stats.tables, bytes: stats.bytes,
                       bytesPerPage: stats.pages > 0 ? Double(stats.bytes) / Double(stats.pages) : 0,
                       largeEntries: stats.count - stats.entries[0])
-        var byPermission: [String: Int] = [:]
-        for run in summary.runs { byPermission[run.permissions.description, default: 0] += 1 }
-        heki = Heki(runs: summary.runs.count, runsByPermission: byPermission,
+        heki = Heki(runs: summary.runs.count,
+                    runsByPermission: Dictionary(uniqueKeysWithValues: summary.runsPerPermission.map {
+                        ($0.key.description, $0.value)
+                    }),
                     merged2MEntries: summary.mergedLargePages, entriesBeforeMerge: summary.entriesBefore,
                     entriesAfterMerge: summary.entriesAfter)
         pageCounters = withPages ? result.pageCounters.map {
@@ -188,10 +189,9 @@ struct ScanReport: Codable {
         output("")
         output("Heki: the minimal permissions per \(mode) range (runs of pages merged): \(summary.runs.count) ranges")
         for k in Self.order {
-            let runs = summary.runs.filter { $0.permissions.description == k }
-            guard !runs.isEmpty else { continue }
-            output("  \(pad(k, 4)) \(lpad(String(runs.count), 8)) ranges  "
-                + "\(lpad(String(runs.reduce(0) { $0 + $1.pages }), 10)) pages")
+            guard let p = summary.runsPerPermission.keys.first(where: { $0.description == k }) else { continue }
+            output("  \(pad(k, 4)) \(lpad(String(summary.runsPerPermission[p]!), 8)) ranges  "
+                + "\(lpad(String(summary.histogram[p] ?? 0), 10)) pages")
         }
         for run in summary.runs.sorted(by: { $0.pages > $1.pages }).prefix(5) {
             output("  largest: \(hex(run.start))-\(hex(run.start + UInt64(run.pages) * 4096)) "

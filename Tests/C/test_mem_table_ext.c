@@ -620,6 +620,56 @@ static void check_ranges(void)
 }
 
 /*
+ * A range's pages of one page table are stored after one walk to it, and its
+ * last piece found without visiting each: ranges from inside one page table to
+ * inside, or to the end of, another, over 2 MiB leaves of another value. Every
+ * page is checked, and the allocations are the tables the result holds (the
+ * last piece mistaken for a page would make a page table, then drop it).
+ */
+static void check_range_walk(void)
+{
+	static const struct { phys_addr_t start, end; unsigned int tables; long allocs; } cases[] = {
+		/* from page 100 of region 1 to page 7 of region 4: 2 page tables */
+		{ 2 * MiB + 100 * 4096, 8 * MiB + 7 * 4096, 2, 2 },
+		/* to the end of region 4: its 2 MiB piece, 1 page table */
+		{ 2 * MiB + 100 * 4096, 10 * MiB, 1, 1 },
+		/*
+		 * within one leaf, to its last page: both edges count a table to
+		 * split it, and the second goes back to the allocator unused
+		 */
+		{ 6 * MiB + 4096, 8 * MiB, 1, 2 },
+	};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct mem_table *t = mem_table_alloc_geometry(x86, NULL);
+		struct mem_table_stats st;
+		long allocs;
+		phys_addr_t pa;
+
+		/* 2 MiB leaves of 1 over [0, 12 MiB), and the path to them. */
+		CHECK(mem_table_store_range(t, 0, 12 * MiB, V(1)) == 0);
+		allocs = alloc_count;
+		CHECK(mem_table_store_range(t, cases[k].start, cases[k].end, V(2)) == 0);
+		CHECK(mem_table_stats(t, &st) == 0);
+		CHECK(st.tables[0] == cases[k].tables);
+		CHECK(alloc_count - allocs == cases[k].allocs);
+		for (pa = 0; pa < 12 * MiB; pa += 4096) {
+			void *want = pa >= cases[k].start && pa < cases[k].end ? V(2) : V(1);
+
+			if (mem_table_load(t, pa, NULL) != want) {
+				CHECK(!"every page holds what the stores left");
+				break;
+			}
+		}
+		/* The range's pieces, and the split leaves' pages outside it. */
+		CHECK(st.pages == 12 * MiB / 4096);
+		CHECK(st.leaves[0] == cases[k].tables * 512 && st.leaves[1] == 6 - cases[k].tables);
+		mem_table_free(t);
+		check_clean();
+	}
+}
+
+/*
  * Everything a failed call must leave as it was, in one number: every
  * table's level, changed flag and slots (kind and value of each leaf, in
  * order), the count, the statistics, the allocations live.
@@ -912,6 +962,7 @@ int main(void)
 	check_clone();
 	check_count_stats();
 	check_ranges();
+	check_range_walk();
 	check_refusing_split();
 	check_prev();
 	check_walk_changed();

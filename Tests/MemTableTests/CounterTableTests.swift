@@ -43,6 +43,9 @@ struct CounterTableTests {
                     segments.append(s)
                     page += pages + (rng.next() % 3 == 0 ? rng.next() % 600 : 0)
                 }
+                // As scan() does: a process added to an empty table stores
+                // its pages without looking them up.
+                table.fresh = table.counters.isEmpty
                 for s in segments {
                     table.add(s)
                     var counts = PageCounters()

@@ -155,6 +155,11 @@ struct ScanTests {
         #expect(result.processes > 0)
         let summary = heki(result)
         #expect(summary.histogram.values.reduce(0, +) == result.pages)
+        for (p, n) in summary.runsPerPermission {
+            #expect(summary.runs.filter { $0.permissions == p }.count == n, "\(p)")
+            #expect(summary.runs.filter { $0.permissions == p }.reduce(0) { $0 + $1.pages } == summary.histogram[p])
+        }
+        #expect(summary.runsPerPermission.values.reduce(0, +) == summary.runs.count)
         #expect(result.wxPages.allSatisfy { result.counters[PhysicalAddress($0)]!.isWXAlias })
         #expect(result.pages <= result.presentPages)
     }
