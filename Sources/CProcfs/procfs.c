@@ -296,6 +296,30 @@ static int flush_run(struct part *p, struct run *r)
 }
 
 /*
+ * The entries after entry @i of @n (@e, whose page @page ends run @r) that are @e's
+ * next frames with the same flags, as a huge page's are: they extend @r as @e did
+ * (the same permissions, the next page), so they are counted here in a tight loop
+ * rather than one by one. No page reaches @limit. Returns how many.
+ */
+static size_t same_run(struct part *p, size_t i, size_t n, uint64_t e, uint64_t page,
+		       uint64_t limit, struct run *r)
+{
+	size_t k = i + 1, end = n;
+
+	if (end - k > RUN_PAGES - r->pages)
+		end = k + (RUN_PAGES - r->pages);
+	if (end - k > limit - 1 - page)
+		end = k + (limit - 1 - page);
+	while (k < end && p->buffer[k] == e + (k - i))
+		k++;
+	k -= i + 1;
+	r->pages += (uint32_t)k;
+	r->next += k;
+	p->present += k;
+	return k;
+}
+
+/*
  * The entries of @n pages from @va in @p's buffer: present pages into runs. Returns
  * whether any page was present or swapped, or -ENOMEM.
  */
@@ -304,6 +328,8 @@ static int add_entries(struct part *p, const struct job *j, uint64_t va, size_t 
 	const uint32_t declared = j->m->permissions;
 	/* A private writable mapping: write counts where a write lands in the frame. */
 	const int check_write = (declared & PROCFS_WRITE) && !j->m->shared && !(j->flags & PROCFS_DECLARED);
+	/* Frames at or past PAGE_LIMIT are hidden; virtual keys have no such bound. */
+	const uint64_t limit = j->flags & PROCFS_VIRTUAL ? UINT64_MAX : PAGE_LIMIT;
 	int any = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -333,14 +359,15 @@ static int add_entries(struct part *p, const struct job *j, uint64_t va, size_t 
 		if (page == r->next && perms == r->permissions && r->pages < RUN_PAGES) {
 			r->pages++;
 			r->next++;
-			continue;
+		} else {
+			if (flush_run(p, r))
+				return -ENOMEM;
+			r->page = page;
+			r->next = page + 1;
+			r->pages = 1;
+			r->permissions = perms;
 		}
-		if (flush_run(p, r))
-			return -ENOMEM;
-		r->page = page;
-		r->next = page + 1;
-		r->pages = 1;
-		r->permissions = perms;
+		i += same_run(p, i, n, e, page, limit, r);
 	}
 	return any;
 }
@@ -369,12 +396,15 @@ static void skip_hole(struct job *j, struct part *p, uint64_t from)
 		;
 }
 
-/* Read buffers of the job's pages until they run out or a thread fails. */
-static void read_pages(struct job *j, struct part *p)
+/*
+ * Read buffers of the job's pages until they run out or a thread fails, or (@chunks
+ * not 0) after that many.
+ */
+static void read_pages(struct job *j, struct part *p, unsigned int chunks)
 {
 	const uint64_t end = j->m->end, chunk = (uint64_t)BUFFER_PAGES << 12;
 
-	for (;;) {
+	for (unsigned int done = 0; !chunks || done < chunks; done++) {
 		uint64_t va = __atomic_fetch_add(&j->next, chunk, __ATOMIC_RELAXED), stop;
 		struct run r = { 0 };
 		int any = 0, err = 0, zero = 0;
@@ -428,7 +458,7 @@ static void *helper_main(void *arg)
 		if (h->state == HELPER_EXIT)
 			break;
 		pthread_mutex_unlock(&h->lock);
-		read_pages(h->job, &h->part);
+		read_pages(h->job, &h->part, 0);
 		pthread_mutex_lock(&h->lock);
 		h->state = HELPER_DONE;
 		pthread_cond_signal(&h->done);
@@ -502,10 +532,21 @@ int procfs_collect(struct procfs_collector *c, int fd, const struct procfs_mappi
 	};
 	struct procfs_helper *h = NULL;
 
-	/* A mapping of several buffers is read by two threads: the kernel's walk of the
-	 * page tables is most of a scan's time, and this machine has cores for it. */
-	if ((m->end - m->start) >> 12 >= HELPER_PAGES)
-		h = helper(c);
+	/*
+	 * A mapping of several buffers is read by two threads: the kernel's walk of the
+	 * page tables is most of a scan's time, and this machine has cores for it. Not
+	 * one of huge pages (its first buffer's pages in runs of 256 and more): the
+	 * kernel hands out 512 entries a step there, and two threads only take turns
+	 * at the lock of the page table above them.
+	 */
+	if ((m->end - m->start) >> 12 >= HELPER_PAGES) {
+		size_t runs = p.nr_runs;
+		uint64_t present = p.present;
+
+		read_pages(&j, &p, 1);
+		if (!j.error && (p.present - present) < 256 * (p.nr_runs - runs + 1))
+			h = helper(c);
+	}
 	if (h) {
 		pthread_mutex_lock(&h->lock);
 		h->job = &j;
@@ -515,7 +556,7 @@ int procfs_collect(struct procfs_collector *c, int fd, const struct procfs_mappi
 		pthread_cond_signal(&h->wake);
 		pthread_mutex_unlock(&h->lock);
 	}
-	read_pages(&j, &p);
+	read_pages(&j, &p, 0);
 	if (h) {
 		pthread_mutex_lock(&h->lock);
 		while (h->state != HELPER_DONE)

@@ -487,19 +487,16 @@ public func heki(_ result: ScanResult, statistics: MemTableStatistics? = nil) ->
     var s = HekiSummary()
     var histogram = [Int](repeating: 0, count: 8), runCounts = histogram
     let pageSize = result.counters.geometry.pageSize
-    let largeSize = result.counters.geometry.entrySize(at: .pmd)
-    let merging = !result.virtual && largeSize == 512 * pageSize
+    let merging = !result.virtual && result.counters.geometry.entrySize(at: .pmd) == 512 * pageSize
     // The region under way (2 MiB), its pages so far and whether they agree.
     var region: UInt64 = .max, inRegion = 0, uniform = true, regionPermissions: UInt8 = 0
     var run = PermissionRun(start: 0, pages: 0, permissions: [])
     var pages = 0, largeEntries = 0
-    for (address, c) in result.counters {
-        let p = c.permissions
+    for e in result.counters.entries {
+        let address = e.addresses.lowerBound, p = e.value.permissions
         var n = 1
-        // The iterator gives no level: a large entry starts where a large
-        // level's range does (scan() stores a huge page as one).
-        if address.rawValue & (largeSize - 1) == 0, let e = result.counters.entry(containing: address),
-           e.level != .pte {
+        if e.level != .pte {
+            // A large entry (scan() stores a huge page as one).
             n = Int((e.addresses.upperBound.rawValue - address.rawValue) / pageSize) + 1
             largeEntries += 1
             // A region of one permission set already.
@@ -543,11 +540,15 @@ public func heki(_ result: ScanResult, statistics: MemTableStatistics? = nil) ->
 }
 
 /// The bytes of one table of the smallest pages: what merging 512 pages
-/// into a 2 MiB entry frees, measured on a table of one region.
+/// into a 2 MiB entry frees, measured as a table holding a page against one
+/// holding a 2 MiB entry there.
 private func pageTableBytes(_ geometry: Geometry) -> Int {
-    var probe = MemTable<UInt8>(geometry: geometry)
-    for i in 0..<UInt64(geometry.entryCount(at: .pte)) { probe[PhysicalAddress(i * geometry.pageSize)] = 0 }
-    let before = probe.statistics.bytes
-    guard (try? probe.merge(at: 0, level: .pmd)) == true else { return 0 }
-    return before - probe.statistics.bytes
+    var page = MemTable<UInt8>(geometry: geometry), large = MemTable<UInt8>(geometry: geometry)
+    page[0] = 0
+    do {
+        try large.updateValue(0, forAddress: 0, level: .pmd)
+    } catch {
+        return 0
+    }
+    return page.statistics.bytes - large.statistics.bytes
 }
