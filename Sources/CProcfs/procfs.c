@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* PAGEMAP_SCAN and memfd_create for memtable scan. */
+/* PAGEMAP_SCAN, memfd_create, a heap of huge pages and the collector of memtable scan. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -60,6 +62,32 @@ int procfs_memfd(const char *name)
 	return (int)syscall(SYS_memfd_create, name, 0);
 }
 
+int procfs_heap_hugepages(size_t size)
+{
+	const uintptr_t huge = 2u << 20;
+	void *volatile grow;	/* volatile: a malloc() freed unused may be elided */
+	uintptr_t from, to;
+
+	/*
+	 * The heap grows @size past what it needs and gives back nothing below that.
+	 * One block of 16 MiB from the heap (for once not mmap()ed) makes it grow now,
+	 * writing only its own and the next chunk's header; then the region is advised.
+	 */
+	if (size > INT_MAX / 2 || !mallopt(M_TOP_PAD, (int)size) ||
+	    !mallopt(M_TRIM_THRESHOLD, (int)(2 * size)) || !mallopt(M_MMAP_THRESHOLD, 32 << 20))
+		return -EINVAL;
+	from = ((uintptr_t)sbrk(0) + huge - 1) & ~(huge - 1);
+	grow = malloc(16 << 20);
+	free(grow);
+	/* glibc's default again (blocks of 128 KiB and more that the heap's top cannot
+	 * hold are mmap()ed). */
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
+	to = (uintptr_t)sbrk(0) & ~(huge - 1);
+	if (!grow || to <= from)
+		return -ENOMEM;
+	return madvise((void *)from, to - from, MADV_HUGEPAGE) ? -errno : 0;
+}
+
 /* ------------------------------------------------------------ collector --- */
 
 #define PM_PRESENT	(1ULL << 63)
@@ -72,6 +100,7 @@ int procfs_memfd(const char *name)
 #define RUN_PAGES	512		/* the most pages a run holds: 9 bits */
 #define PAGE_LIMIT	(1ULL << 52)	/* pages a key can name (keys are page << 12) */
 #define HELPER_PAGES	(4 * BUFFER_PAGES)	/* a mapping this large is read by two threads */
+#define SCRATCH_KEPT	(128 << 10)	/* procfs_sort() keeps a smaller second buffer (malloc()'s own) */
 
 /* A run's first page (its key's page number); procfs.h has the rest of it. */
 #define run_page(key)	((key) >> 12)
@@ -633,6 +662,13 @@ int procfs_sort(struct procfs_collector *c)
 		c->scratch_capacity = c->runs_capacity;
 		c->runs = from;
 		c->runs_capacity = capacity;
+	}
+	/* A large second buffer goes back now: the table about to grow from the runs
+	 * needs the memory more (a scan's peak RSS is the table and the runs). */
+	if (c->scratch_capacity * sizeof(*c->scratch) >= SCRATCH_KEPT) {
+		free(c->scratch);
+		c->scratch = NULL;
+		c->scratch_capacity = 0;
 	}
 	return 0;
 }
