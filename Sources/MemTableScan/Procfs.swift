@@ -216,7 +216,8 @@ func writeStandardError(_ text: String) {
 
 /// Lets this process's heap grow 64 MiB at a time, in transparent huge pages
 /// where the system allows them (procfs.h says why): for the tool, once,
-/// before a scan. The heap works as before where they are refused.
+/// from the main thread, before a scan. The heap works as before where they
+/// are refused.
 public func growHeapInHugePages() {
     _ = procfs_heap_hugepages(64 << 20)
 }
