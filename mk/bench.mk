@@ -37,6 +37,13 @@ $(B)/bench-changed: Benchmarks/changed.c Benchmarks/bench.h $(STATIC) $(HEADERS)
 bench-changed: lib $(B)/bench-changed
 	$(B)/bench-changed $(BENCH_N) 9 1
 
+# mem_table_store_range against a store per page, ranges of 1 to 500 pages.
+$(B)/bench-ranges: Benchmarks/ranges.c Benchmarks/bench.h $(STATIC) $(HEADERS) | $(B)
+	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/ranges.c $(STATIC) $(URCU_LIBS)
+
+bench-ranges: lib $(B)/bench-ranges
+	$(B)/bench-ranges $(if $(filter command line,$(origin BENCH_RUNS)),$(BENCH_RUNS),9)
+
 # memtable scan against a minimal reader of the same maps and pagemaps, the
 # whole machine and processes of 1, 2 and 4 GiB (normal and THP); as root.
 $(B)/scan-reader: Benchmarks/scan/reader.c | $(B)
