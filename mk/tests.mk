@@ -43,8 +43,6 @@ $(eval $(call test-prog,$(B)/test/test_mem_table_small,Tests/C/test_mem_table.c,
 $(eval $(call test-prog,$(B)/test/test_mem_table_san,Tests/C/test_mem_table.c,$(SAN_FLAGS),$(B)/test/lib_san.o,-Iinclude))
 $(eval $(call test-prog,$(B)/test/test_rfc_fixes_san,Tests/C/test_rfc_fixes.c,$(SAN_FLAGS),$(B)/test/lib_san.o,-Iinclude))
 $(eval $(call test-prog,$(B)/test/test_rfc_fixes_rfc,Tests/C/test_rfc_fixes.c,-Wno-parentheses,$(B)/test/rfc.o,-ITests/C/rfc/include/linux -Iinclude))
-# memtable scan's C helper, on its own (not the library's allocator).
-$(eval $(call test-prog,$(B)/test/test_procfs,Tests/C/test_procfs.c,,Sources/CProcfs/procfs.c,-ISources/CProcfs/include))
 
 # $(call test-lib,name,flags): the library's sources, built with the
 # counting allocator and @flags, as one relocatable object.
@@ -63,11 +61,10 @@ $(eval $(call test-lib,lib_san,$(SAN_FLAGS)))
 $(B)/test/rfc.o: Tests/C/rfc/kernel/mem_table.c | $(B)/test
 	$(CC) -ITests/C/rfc/include -Iinclude $(STD) -w -g -O1 $(TEST_ALLOC) -c $< -o $@
 
-check-c: $(B)/test/test_mem_table $(B)/test/test_rfc_fixes $(B)/test/test_mem_table_ext $(B)/test/test_procfs
+check-c: $(B)/test/test_mem_table $(B)/test/test_rfc_fixes $(B)/test/test_mem_table_ext
 	$(B)/test/test_rfc_fixes | tee $(B)/test/summary-fixes.txt
 	$(B)/test/test_mem_table $(SEED) | tee $(B)/test/summary-core.txt
 	$(B)/test/test_mem_table_ext | tee $(B)/test/summary-ext.txt
-	$(B)/test/test_procfs | tee $(B)/test/summary-procfs.txt
 
 check-small: $(B)/test/test_mem_table_small
 	$(B)/test/test_mem_table_small $(SEED)

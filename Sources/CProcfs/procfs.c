@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* PAGEMAP_SCAN, memfd_create, a heap of huge pages and the collector of memtable scan. */
+/* PAGEMAP_SCAN, memfd_create and the collector of memtable scan. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -60,32 +58,6 @@ long procfs_present_regions(int fd, uint64_t start, uint64_t end, struct procfs_
 int procfs_memfd(const char *name)
 {
 	return (int)syscall(SYS_memfd_create, name, 0);
-}
-
-int procfs_heap_hugepages(size_t size)
-{
-	const uintptr_t huge = 2u << 20;
-	void *volatile grow;	/* volatile: a malloc() freed unused may be elided */
-	uintptr_t from, to;
-
-	/*
-	 * The heap grows @size past what it needs and gives back nothing below that.
-	 * One block of 16 MiB from the heap (for once not mmap()ed) makes it grow now,
-	 * writing only its own and the next chunk's header; then the region is advised.
-	 */
-	if (size > INT_MAX / 2 || !mallopt(M_TOP_PAD, (int)size) ||
-	    !mallopt(M_TRIM_THRESHOLD, (int)(2 * size)) || !mallopt(M_MMAP_THRESHOLD, 32 << 20))
-		return -EINVAL;
-	from = ((uintptr_t)sbrk(0) + huge - 1) & ~(huge - 1);
-	grow = malloc(16 << 20);
-	free(grow);
-	/* glibc's default again (blocks of 128 KiB and more that the heap's top cannot
-	 * hold are mmap()ed). */
-	mallopt(M_MMAP_THRESHOLD, 128 << 10);
-	to = (uintptr_t)sbrk(0) & ~(huge - 1);
-	if (!grow || to <= from)
-		return -ENOMEM;
-	return madvise((void *)from, to - from, MADV_HUGEPAGE) ? -errno : 0;
 }
 
 /* ------------------------------------------------------------ collector --- */

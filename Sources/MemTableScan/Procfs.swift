@@ -214,13 +214,5 @@ func writeStandardError(_ text: String) {
     text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
 }
 
-/// Lets this process's heap grow 64 MiB at a time, in transparent huge pages
-/// where the system allows them (procfs.h says why): for the tool, once,
-/// from the main thread, before a scan. The heap works as before where they
-/// are refused.
-public func growHeapInHugePages() {
-    _ = procfs_heap_hugepages(64 << 20)
-}
-
 /// memfd_create, for tests.
 public func makeMemfd(_ name: String) -> Int32 { procfs_memfd(name) }

@@ -39,11 +39,6 @@ struct ScanCommand: ParsableCommand {
     func run() throws {
         var options = counting.scanOptions
         options.progress = !json && isatty(2) == 1 && counting.pids.count != 1
-        // The whole machine's frames are scattered: its table is thousands of page
-        // tables for a few pages each, which fault in 2 MiB at a time instead of
-        // 4 KiB (6.8 -> 5.4 ms). Not for --pid: that table grows with the process,
-        // and the last huge page, partly used, adds up to 2 MiB to the peak RSS.
-        if counting.pids.isEmpty { growHeapInHugePages() }
         let result = scan(options)
         for failure in result.failures {
             standardError("memtable: " + (failure.reason == "exited during the scan"

@@ -33,16 +33,6 @@ long procfs_present_regions(int fd, uint64_t start, uint64_t end, struct procfs_
 /* memfd_create(2), or -1 with errno. */
 int procfs_memfd(const char *name);
 
-/*
- * Let malloc's heap grow @size bytes at once, in transparent huge pages where the
- * system allows them (what glibc's glibc.malloc.hugetlb=1 tunable does, which only the
- * environment can set): a scan's MemTable is thousands of 4 KiB page tables, callocs
- * of the heap, and a fault per 4 KiB page costs about 1 us on a VM, a huge page's
- * 2 MiB about 60. Once, from the main thread (malloc gives other threads arenas of
- * their own). Returns 0, or -errno; the heap works either way.
- */
-int procfs_heap_hugepages(size_t size);
-
 /* Permission bits, as MemTableScan's Permissions. */
 #define PROCFS_READ	1u
 #define PROCFS_WRITE	2u
