@@ -63,7 +63,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MemTableTests",
-            dependencies: ["MemTable", "CMemTable", "MemTableScan", "CProcfs", "MemTableTestSupport"]
+            dependencies: ["MemTable", "CMemTable", "MemTableScan", "CProcfs", "MemTableTestSupport", "memtable"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -28,8 +28,16 @@ struct Memtable: ParsableCommand {
     /// standard output with 0; a run's own status is its own.
     static func main() {
         do {
-            var command = try parseAsRoot()
-            try command.run()
+            // A plain `scan` needs no reflection over the commands (ScanArguments says why).
+            let arguments = CommandLine.arguments.dropFirst()
+            if arguments.first == "scan", let plain = ScanArguments(plain: arguments.dropFirst()) {
+                assert((try? parseAsRoot(Array(arguments)) as? ScanCommand)??.arguments == plain,
+                       "ArgumentParser reads \(Array(arguments)) otherwise")
+                try ScanCommand.run(plain)
+            } else {
+                var command = try parseAsRoot()
+                try command.run()
+            }
         } catch let code as ExitCode {
             finishOutput()
             Glibc.exit(code.rawValue)
