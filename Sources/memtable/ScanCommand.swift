@@ -124,7 +124,7 @@ extension ScanArguments {
             case "--fail-on-wx" where value == nil: guard once(&failOnWX) else { return nil }
             case "--pid":
                 guard let text = value ?? rest.popFirst().map({ Substring($0) }), !text.isEmpty,
-                      text.allSatisfy({ $0.isASCII && $0.isNumber }), let pid = Int32(text), pid > 0
+                      text.utf8.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }), let pid = Int32(text), pid > 0
                 else { return nil }
                 pids.append(pid)
             case "--allow-wx":
