@@ -3,7 +3,6 @@
 // memtable scan's report: one Codable type for the JSON schema (README.md),
 // and the same figures for a person.
 
-import FoundationEssentials
 import MemTable
 import MemTableScan
 
@@ -127,11 +126,7 @@ struct ScanReport: Codable {
         } : nil
     }
 
-    func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
-    }
+    func json() throws -> String { try JSON.string(self) }
 
     // MARK: - For a person
 

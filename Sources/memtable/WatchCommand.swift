@@ -4,7 +4,6 @@
 // across rounds, each round's changes found through the RFC's changed flag.
 
 import ArgumentParser
-import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -110,9 +109,7 @@ struct WatchCommand: ParsableCommand {
                 changed: changed.map { Round.Page(pfn: $0.address >> 12, r: $0.counters.r, w: $0.counters.w,
                                                   x: $0.counters.x, procs: $0.counters.procs) })
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                output(String(decoding: try encoder.encode(report), as: UTF8.self))
+                output(try JSON.string(report))
             } else {
                 output("round \(round): \(report.pages) pages, \(report.processes) processes, "
                     + "\(report.changed.count) pages changed, W^X aliases \(report.wxPfns.count) "
