@@ -19,31 +19,31 @@ enum JSON {
         return out
     }
 
-    /// A value under construction: containers hand out children as they go.
+    /// A value under construction: containers hand out children as they go
+    /// (appended in place: a copy of the array per element would make a
+    /// list of n pages cost n^2).
     final class Node {
-        enum Value {
-            case none
-            case object([(key: String, node: Node)])
-            case array([Node])
-            case scalar(String)
-        }
+        enum Kind { case none, object, array, scalar }
 
-        var value = Value.none
+        var kind = Kind.none
+        var members: [(key: String, node: Node)] = []
+        var elements: [Node] = []
+        var text = ""
 
         func write(to out: inout String) {
-            switch value {
+            switch kind {
             case .none:
                 out += "{}"
-            case let .scalar(text):
+            case .scalar:
                 out += text
-            case let .array(nodes):
+            case .array:
                 out += "["
-                for (i, node) in nodes.enumerated() {
+                for (i, node) in elements.enumerated() {
                     if i > 0 { out += "," }
                     node.write(to: &out)
                 }
                 out += "]"
-            case let .object(members):
+            case .object:
                 out += "{"
                 let sorted = members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
                 for (i, member) in sorted.enumerated() {
@@ -56,23 +56,24 @@ enum JSON {
             }
         }
 
+        func set(_ scalar: String) {
+            kind = .scalar
+            text = scalar
+        }
+
         /// A new member of this object.
         func member(_ key: String) -> Node {
-            var members: [(key: String, node: Node)] = []
-            if case let .object(existing) = value { members = existing }
             let node = Node()
+            kind = .object
             members.append((key, node))
-            value = .object(members)
             return node
         }
 
         /// A new element of this array.
         func element() -> Node {
-            var nodes: [Node] = []
-            if case let .array(existing) = value { nodes = existing }
             let node = Node()
-            nodes.append(node)
-            value = .array(nodes)
+            kind = .array
+            elements.append(node)
             return node
         }
     }
@@ -119,7 +120,7 @@ enum JSON {
     /// Encodes a value into a node: a scalar, or whatever containers it asks for.
     static func encode<T: Encodable>(_ value: T, into node: Node, codingPath: [CodingKey]) throws {
         if let text = try scalar(value) {
-            node.value = .scalar(text)
+            node.set(text)
         } else {
             try value.encode(to: TreeEncoder(node: node, codingPath: codingPath))
         }
@@ -131,12 +132,12 @@ enum JSON {
         var userInfo: [CodingUserInfoKey: Any] { [:] }
 
         func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-            if case .object = node.value {} else { node.value = .object([]) }
+            node.kind = .object
             return KeyedEncodingContainer(Keyed<Key>(node: node, codingPath: codingPath))
         }
 
         func unkeyedContainer() -> UnkeyedEncodingContainer {
-            if case .array = node.value {} else { node.value = .array([]) }
+            node.kind = .array
             return Unkeyed(node: node, codingPath: codingPath)
         }
 
@@ -147,7 +148,7 @@ enum JSON {
         let node: Node
         var codingPath: [CodingKey]
 
-        mutating func encodeNil(forKey key: Key) throws { node.member(key.stringValue).value = .scalar("null") }
+        mutating func encodeNil(forKey key: Key) throws { node.member(key.stringValue).set("null") }
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
             try JSON.encode(value, into: node.member(key.stringValue), codingPath: codingPath + [key])
         }
@@ -170,12 +171,9 @@ enum JSON {
     struct Unkeyed: UnkeyedEncodingContainer {
         let node: Node
         var codingPath: [CodingKey]
-        var count: Int {
-            if case let .array(nodes) = node.value { return nodes.count }
-            return 0
-        }
+        var count: Int { node.elements.count }
 
-        mutating func encodeNil() throws { node.element().value = .scalar("null") }
+        mutating func encodeNil() throws { node.element().set("null") }
         mutating func encode<T: Encodable>(_ value: T) throws {
             try JSON.encode(value, into: node.element(), codingPath: codingPath)
         }
@@ -194,7 +192,7 @@ enum JSON {
         let node: Node
         var codingPath: [CodingKey]
 
-        mutating func encodeNil() throws { node.value = .scalar("null") }
+        mutating func encodeNil() throws { node.set("null") }
         mutating func encode<T: Encodable>(_ value: T) throws {
             try JSON.encode(value, into: node, codingPath: codingPath)
         }

@@ -66,5 +66,9 @@ struct JSONTests {
                                            ScanReport.Mapping(pid: 1, command: "a/b\u{1b}", mapping: "0x1-0x2 rwxp")])],
                                        changed: [ScanReport.Page(pfn: 5, r: 1, w: 1, x: 1, procs: 1)])
         #expect(try JSON.string(round) == encoder(round))
+        // A long list, as a round's changed pages on a big machine (appending
+        // by copying made this one quadratic).
+        let many = (0..<200_000).map { ScanReport.Page(pfn: UInt64($0), r: 1, w: 0, x: 1, procs: 2) }
+        #expect(try JSON.string(many) == encoder(many))
     }
 }
