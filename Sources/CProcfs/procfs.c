@@ -297,30 +297,6 @@ static int flush_run(struct part *p, struct run *r)
 }
 
 /*
- * The entries after entry @i of @n (@e, whose page @page ends run @r) that are @e's
- * next frames with the same flags, as a huge page's are: they extend @r as @e did
- * (the same permissions, the next page), so they are counted here in a tight loop
- * rather than one by one. No page reaches @limit. Returns how many.
- */
-static size_t same_run(struct part *p, size_t i, size_t n, uint64_t e, uint64_t page,
-		       uint64_t limit, struct run *r)
-{
-	size_t k = i + 1, end = n;
-
-	if (end - k > RUN_PAGES - r->pages)
-		end = k + (RUN_PAGES - r->pages);
-	if (end - k > limit - 1 - page)
-		end = k + (limit - 1 - page);
-	while (k < end && p->buffer[k] == e + (k - i))
-		k++;
-	k -= i + 1;
-	r->pages += (uint32_t)k;
-	r->next += k;
-	p->present += k;
-	return k;
-}
-
-/*
  * The entries of @n pages from @va in @p's buffer: present pages into runs. Returns
  * whether any page was present or swapped, or -ENOMEM.
  */
@@ -329,8 +305,6 @@ static int add_entries(struct part *p, const struct job *j, uint64_t va, size_t 
 	const uint32_t declared = j->m->permissions;
 	/* A private writable mapping: write counts where a write lands in the frame. */
 	const int check_write = (declared & PROCFS_WRITE) && !j->m->shared && !(j->flags & PROCFS_DECLARED);
-	/* Frames at or past PAGE_LIMIT are hidden; virtual keys have no such bound. */
-	const uint64_t limit = j->flags & PROCFS_VIRTUAL ? UINT64_MAX : PAGE_LIMIT;
 	int any = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -360,15 +334,14 @@ static int add_entries(struct part *p, const struct job *j, uint64_t va, size_t 
 		if (page == r->next && perms == r->permissions && r->pages < RUN_PAGES) {
 			r->pages++;
 			r->next++;
-		} else {
-			if (flush_run(p, r))
-				return -ENOMEM;
-			r->page = page;
-			r->next = page + 1;
-			r->pages = 1;
-			r->permissions = perms;
+			continue;
 		}
-		i += same_run(p, i, n, e, page, limit, r);
+		if (flush_run(p, r))
+			return -ENOMEM;
+		r->page = page;
+		r->next = page + 1;
+		r->pages = 1;
+		r->permissions = perms;
 	}
 	return any;
 }

@@ -476,10 +476,11 @@ public struct HekiSummary {
 ///
 /// The table of minimal permissions holds the pages of `result.counters`,
 /// one value entry each, so before merging it has their entries and tables
-/// (and a page table where the counters hold a large entry); merging turns each 2 MiB region whose 512 pages need the same
-/// permissions into one entry and frees that region's page table. The
-/// summary counts those regions as the pages pass and works out the table
-/// after merging from them, rather than building it page by page.
+/// (and a page table where the counters hold a large entry); merging turns
+/// each 2 MiB region whose 512 pages need the same permissions into one
+/// entry and frees that region's page table. The summary counts those
+/// regions as the pages pass and works out the table after merging from
+/// them, rather than building it page by page.
 ///
 /// - Parameter statistics: `result.counters.statistics`, if the caller has
 ///   it already (it costs a walk of the table).
