@@ -10,7 +10,7 @@ import Testing
 struct ArgumentsTests {
     /// Seeded random lists of scan's flags and options, good and bad values,
     /// and strays: every list the plain reading takes, ArgumentParser reads
-    /// the same; and it takes most of the good ones.
+    /// the same; and it takes every list made of good ones.
     @Test func plainArgumentsAreArgumentParsers() throws {
         let seed = UInt64.random(in: 1...UInt64.max)
         var rng = SplitMix(seed: seed)
@@ -55,7 +55,8 @@ struct ArgumentsTests {
                 #expect(fast != nil, "seed \(seed) round \(round): \(list) is plain")
             }
         }
-        #expect(taken >= 200 && taken == good, "seed \(seed): \(taken) lists taken, \(good) plain")
+        // Strays may make a plain list too ("--allow-wx" then "extra").
+        #expect(taken >= 200 && taken >= good, "seed \(seed): \(taken) lists taken, \(good) plain")
     }
 
     @Test func whatIsLeftToArgumentParser() {
