@@ -51,8 +51,8 @@ URCU_LIBS := -lurcu-memb -lurcu-common -lpthread
 # shared library to map and relocate, so it starts in 1.4 ms where the Swift
 # runtime linked in alone gave 2.7 and shared Swift libraries 4 (a scan of a
 # small machine notices; Benchmarks/README.md). The linker warns that
-# FoundationEssentials' getgrgid_r/getgrnam_r (FileManager, which the tool does
-# not use) would need glibc's shared NSS modules at run time.
+# getpw*_r/getgr*_r (FoundationEssentials) and dlopen (the Swift runtime) would
+# need glibc's shared libraries at run time: the tool calls none of them.
 SWIFT_TOOL_BUILD := swift build -c release --product memtable -Xswiftc -static-executable
 
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
