@@ -103,7 +103,7 @@ enum JSON {
         return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
     }
 
-    static func scalar<T: Encodable>(_ value: T) throws -> String? {
+    static func scalar<T: Encodable>(_ value: T) -> String? {
         switch value {
         case let v as String:
             var out = ""
@@ -119,7 +119,7 @@ enum JSON {
 
     /// Encodes a value into a node: a scalar, or whatever containers it asks for.
     static func encode<T: Encodable>(_ value: T, into node: Node, codingPath: [CodingKey]) throws {
-        if let text = try scalar(value) {
+        if let text = scalar(value) {
             node.set(text)
         } else {
             try value.encode(to: TreeEncoder(node: node, codingPath: codingPath))

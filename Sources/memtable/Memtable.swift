@@ -77,7 +77,7 @@ struct CountingOptions: ParsableArguments {
 
     /// The scan these options ask for.
     var scanOptions: ScanOptions {
-        ScanOptions(pids: pids.isEmpty ? nil : pids, virtual: virtual, declared: declared, allowWX: Set(allowWX))
+        ScanArguments(pids: pids, virtual: virtual, declared: declared, allowWX: allowWX).scanOptions
     }
 }
 

@@ -47,8 +47,7 @@ struct ScanCommand: ParsableCommand {
     }
 
     static func run(_ a: ScanArguments) throws {
-        var options = ScanOptions(pids: a.pids.isEmpty ? nil : a.pids, virtual: a.virtual, declared: a.declared,
-                                  allowWX: Set(a.allowWX))
+        var options = a.scanOptions
         options.progress = !a.json && isatty(2) == 1 && a.pids.count != 1
         let result = scan(options)
         for failure in result.failures {
@@ -91,6 +90,11 @@ struct ScanArguments: Equatable {
     var virtual = false, declared = false, failOnWX = false
     var allowWX: [String] = []
     var json = false, pages = false
+
+    /// The scan these arguments ask for.
+    var scanOptions: ScanOptions {
+        ScanOptions(pids: pids.isEmpty ? nil : pids, virtual: virtual, declared: declared, allowWX: Set(allowWX))
+    }
 }
 
 extension ScanArguments {
