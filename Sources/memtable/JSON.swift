@@ -103,17 +103,26 @@ enum JSON {
         return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
     }
 
+    /// A scalar's text; nil for anything else. By the type's identity, not by
+    /// casts to protocols: `value as? any BinaryInteger` looks the conformance
+    /// up, which the first time for each type scans every conformance record
+    /// in the executable (60 us a report in a static build).
     static func scalar<T: Encodable>(_ value: T) -> String? {
-        switch value {
-        case let v as String:
+        func integer<I: BinaryInteger>(_: I.Type) -> String? {
+            T.self == I.self ? "\(value as! I)" : nil
+        }
+        switch ObjectIdentifier(T.self) {
+        case ObjectIdentifier(String.self):
             var out = ""
-            quote(v, to: &out)
+            quote(value as! String, to: &out)
             return out
-        case let v as Bool: return v ? "true" : "false"
-        case let v as Double: return number(v)
-        case let v as Float: return number(Double(v))
-        case let v as any BinaryInteger: return "\(v)"
-        default: return nil
+        case ObjectIdentifier(Bool.self): return value as! Bool ? "true" : "false"
+        case ObjectIdentifier(Double.self): return number(value as! Double)
+        case ObjectIdentifier(Float.self): return number(Double(value as! Float))
+        default:
+            return integer(Int.self) ?? integer(UInt64.self) ?? integer(Int32.self) ?? integer(UInt16.self)
+                ?? integer(UInt.self) ?? integer(Int64.self) ?? integer(UInt32.self) ?? integer(Int16.self)
+                ?? integer(UInt8.self) ?? integer(Int8.self)
         }
     }
 

@@ -31,6 +31,12 @@ struct JSONTests {
         var nested: [[UInt8]]
         var empty: [Int]
         var emptyTable: [String: Int]
+        // Every other integer type: JSON.scalar names each.
+        var integers: Integers
+
+        struct Integers: Codable {
+            var i8: Int8, i32: Int32, i64: Int64, u: UInt, u16: UInt16, u32: UInt32
+        }
     }
 
     @Test func samplesAreJSONEncoders() throws {
@@ -49,7 +55,13 @@ struct JSONTests {
                                 count: Int(truncatingIfNeeded: rng.next()), big: rng.next(),
                                 negative: -Int16(rng.next() % 30000), flag: rng.next() % 2 == 0,
                                 missing: rng.next() % 2 == 0 ? nil : 7, present: rng.next() % 2 == 0 ? nil : [text(), text()],
-                                table: table, nested: [[1, 2], [], [UInt8(rng.next() % 256)]], empty: [], emptyTable: [:])
+                                table: table, nested: [[1, 2], [], [UInt8(rng.next() % 256)]], empty: [], emptyTable: [:],
+                                integers: Sample.Integers(i8: Int8(truncatingIfNeeded: rng.next()),
+                                                          i32: Int32(truncatingIfNeeded: rng.next()),
+                                                          i64: Int64(truncatingIfNeeded: rng.next()),
+                                                          u: UInt(truncatingIfNeeded: rng.next()),
+                                                          u16: UInt16(truncatingIfNeeded: rng.next()),
+                                                          u32: UInt32(truncatingIfNeeded: rng.next())))
             let mine = try JSON.string(sample), theirs = try encoder(sample)
             #expect(mine == theirs, "seed \(seed) round \(round):\n\(mine)\n\(theirs)")
         }
