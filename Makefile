@@ -32,7 +32,7 @@ LIB_CFLAGS   := $(STD) $(WARNINGS) -fPIC -fvisibility=hidden
 
 # The C sources live in the SwiftPM C target; SwiftPM builds them too.
 SRCDIR   := Sources/CMemTable
-SRCS     := $(SRCDIR)/mem_table.c $(SRCDIR)/mem_table_ext.c
+SRCS     := $(SRCDIR)/mem_table.c $(SRCDIR)/mem_table_ext.c $(SRCDIR)/mem_table_alloc.c
 HEADERS  := include/mem_table.h include/mem_table_kernel.h
 INTERNAL := $(SRCDIR)/mem_table_internal.h
 B        := build

@@ -29,7 +29,8 @@ let package = Package(
         .target(
             name: "CMemTable",
             path: ".",
-            sources: ["Sources/CMemTable/mem_table.c", "Sources/CMemTable/mem_table_ext.c"],
+            sources: ["Sources/CMemTable/mem_table.c", "Sources/CMemTable/mem_table_ext.c",
+                      "Sources/CMemTable/mem_table_alloc.c"],
             publicHeadersPath: "include",
             // Concurrent readers: liburcu's memb flavour (Debian liburcu-dev).
             linkerSettings: [.linkedLibrary("urcu-memb"), .linkedLibrary("urcu-common")]

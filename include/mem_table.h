@@ -293,6 +293,42 @@ static inline bool mem_table_is_reserved(const void *entry)
 }
 
 /**
+ * struct mem_table_allocator - Where the library's memory comes from.
+ * @zalloc: Returns @size bytes, zeroed and aligned as malloc()'s, or NULL
+ *	(the operation then fails with ENOMEM and changes nothing).
+ * @release: Takes back a block @zalloc returned; never called with NULL.
+ *
+ * Tables are most of a table's memory: with 512 slots, 4 KiB and a header
+ * each, and a table of scattered pages has thousands of them, each a page
+ * fault on first use. An allocator of the caller's can take them from memory
+ * of its own: huge pages, an arena freed at once, a NUMA node. Both functions
+ * may be called from any thread that uses a table, and @release also from
+ * liburcu's call_rcu thread (tables of mem_table_alloc_rcu()).
+ */
+struct mem_table_allocator {
+	void *(*zalloc)(size_t size);
+	void (*release)(void *block);
+};
+
+/**
+ * mem_table_set_allocator() - Take the library's memory from an allocator.
+ * @allocator: Its functions (the struct is copied), or NULL for calloc() and
+ *	free() again.
+ *
+ * Every table, root, geometry and record the library allocates from then on
+ * comes from @allocator, and goes back to it. Consumer pointers (leaves) are
+ * the consumer's and go to ops->free as before.
+ *
+ * Context: Call before the library allocates, or once all of it is freed
+ * (every table and geometry, and the grace periods of concurrent tables
+ * over): a block goes back to the allocator it came from. Writes globals and
+ * does not lock, like mem_table_init().
+ * Return: 0; -EBUSY if blocks of the allocator in use are still out (nothing
+ * changes), -EINVAL if @allocator lacks a function.
+ */
+MEM_TABLE_API int mem_table_set_allocator(const struct mem_table_allocator *allocator);
+
+/**
  * DOC: Geometry
  *
  * A geometry describes one table format: page size, entries per level,

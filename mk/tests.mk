@@ -50,7 +50,8 @@ define test-lib
 $(B)/test/$(1).o: $(SRCS) $(HEADERS) $(INTERNAL) | $(B)/test
 	$$(CC) $(LIB_CPPFLAGS) $(TEST_CFLAGS) $(TEST_ALLOC) $(2) -c $(SRCDIR)/mem_table.c -o $(B)/test/$(1)-core.o
 	$$(CC) $(LIB_CPPFLAGS) $(TEST_CFLAGS) $(TEST_ALLOC) $(2) -c $(SRCDIR)/mem_table_ext.c -o $(B)/test/$(1)-ext.o
-	$$(CC) -r -nostdlib -o $$@ $(B)/test/$(1)-core.o $(B)/test/$(1)-ext.o
+	$$(CC) $(LIB_CPPFLAGS) $(TEST_CFLAGS) $(TEST_ALLOC) $(2) -c $(SRCDIR)/mem_table_alloc.c -o $(B)/test/$(1)-alloc.o
+	$$(CC) -r -nostdlib -o $$@ $(B)/test/$(1)-core.o $(B)/test/$(1)-ext.o $(B)/test/$(1)-alloc.o
 endef
 
 $(eval $(call test-lib,lib,))

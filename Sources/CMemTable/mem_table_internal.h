@@ -12,6 +12,21 @@
 #include <errno.h>
 #include <stdlib.h>
 
+/*
+ * The library's calloc() and free() (the RFC's kzalloc() and kfree()) go to
+ * mem_table_set_allocator()'s allocator (mem_table_alloc.c). Object-like, and
+ * defined before <mem_table.h>, as the C tests' -Dcalloc= and -Dfree= are:
+ * struct mem_table_ops's member free is renamed alike in these sources (its
+ * place is the same), so ops->free() stays the consumer's. Sources that
+ * include this header include their system headers first.
+ */
+void *_mem_table_calloc(size_t nmemb, size_t size);
+void _mem_table_free_block(void *block);
+#undef calloc
+#undef free
+#define calloc _mem_table_calloc
+#define free _mem_table_free_block
+
 #include "mem_table.h"
 
 #define TABLE(entry) ((void *)((uintptr_t)(entry) & ~MEM_TABLE))

@@ -948,6 +948,76 @@ static void check_count_create(void)
 	check_clean();
 }
 
+/*
+ * mem_table_set_allocator(): every block of the library from the caller's
+ * allocator (the counting calloc() sees none) and back to it; its failures
+ * fail cleanly; it does not change while its blocks are out.
+ */
+static long mine_live, mine_count, mine_fail_at = -1;
+
+static void *mine_zalloc(size_t size)
+{
+	if (mine_fail_at >= 0 && mine_fail_at-- == 0)
+		return NULL;
+	mine_live++;
+	mine_count++;
+	return calloc(1, size);
+}
+
+static void mine_release(void *block)
+{
+	mine_live--;
+	free(block);
+}
+
+static void check_allocator(void)
+{
+	const struct mem_table_allocator mine = { mine_zalloc, mine_release };
+	const struct mem_table_allocator half = { mine_zalloc, NULL };
+	long counted = alloc_count, live;
+	struct mem_table_stats st;
+	struct mem_table *t;
+	unsigned int l;
+	uint64_t i;
+	size_t n;
+
+	CHECK(mem_table_set_allocator(&half) == -EINVAL);
+	CHECK(mem_table_set_allocator(&mine) == 0);
+	t = mem_table_alloc_geometry(x86, &full_ops);
+	/* Pages 2 MiB apart: a page table each; a large leaf split; a range. */
+	for (i = 0; i < 64; i++)
+		CHECK(mem_table_store(t, i * 2 * MiB + 4096, PG_LEVEL_4K, V(i), NULL) == 0);
+	CHECK(mem_table_store(t, 256 * MiB, PG_LEVEL_2M, V(7), NULL) == 0);
+	CHECK(mem_table_store(t, 256 * MiB + 4096, PG_LEVEL_4K, V(8), NULL) == 0);
+	CHECK(mem_table_store_range(t, 3 * GiB, 3 * GiB + 8 * MiB + 4096, V(9)) == 0);
+	CHECK(mem_table_stats(t, &st) == 0);
+	for (l = 0, n = 0; l < st.nlevels; l++)
+		n += st.tables[l];
+	CHECK(mine_live == (long)n && mine_count >= mine_live);
+	CHECK(alloc_count == counted);
+	CHECK(mem_table_set_allocator(NULL) == -EBUSY && mem_table_set_allocator(&mine) == -EBUSY);
+
+	/* The first or the second table of a store refused: ENOMEM, nothing changed. */
+	live = mine_live;
+	for (mine_fail_at = 0; mine_fail_at < 2; mine_fail_at = i + 1) {
+		i = (uint64_t)mine_fail_at;
+		errno = 0;
+		CHECK(mem_table_store(t, 5 * GiB + 4096, PG_LEVEL_4K, V(1), NULL) == -ENOMEM);
+		CHECK(mem_table_load(t, 5 * GiB + 4096, NULL) == NULL && mine_live == live);
+		CHECK(mem_table_count(t) == 64 + 512 + 5);
+	}
+	mine_fail_at = -1;
+	CHECK(mem_table_store(t, 5 * GiB + 4096, PG_LEVEL_4K, V(1), NULL) == 0 && mine_live == live + 2);
+
+	mem_table_free(t);
+	CHECK(mine_live == 0 && alloc_count == counted);
+	CHECK(mem_table_set_allocator(NULL) == 0);
+	t = mem_table_alloc_geometry(x86, &full_ops);
+	CHECK(alloc_count == counted + 1 && mine_count > 0 && mine_live == 0);
+	mem_table_free(t);
+	check_clean();
+}
+
 int main(void)
 {
 	mem_table_init(PG_LEVEL_4K);
@@ -968,6 +1038,7 @@ int main(void)
 	check_walk_changed();
 	check_ranges_top();
 	check_count_create();
+	check_allocator();
 
 	printf("%lu passed, %lu failed\n", checks_passed, checks_run - checks_passed);
 	return checks_passed == checks_run ? 0 : 1;
