@@ -41,6 +41,7 @@ let package = Package(
         ),
         .target(
             name: "CProcfs",
+            dependencies: ["CMemTable"],
             path: "Sources/CProcfs"
         ),
         .target(

@@ -216,3 +216,10 @@ func writeStandardError(_ text: String) {
 
 /// memfd_create, for tests.
 public func makeMemfd(_ name: String) -> Int32 { procfs_memfd(name) }
+
+/// Takes the tables of every MemTable made from now on from 2 MiB transparent
+/// huge pages (procfs.h says why): for a tool about to scan, before its first
+/// table. False if the library has memory out already (it keeps `calloc()`),
+/// which is slower, not wrong.
+@discardableResult
+public func takeTablesFromHugePages() -> Bool { procfs_table_arena() == 0 }

@@ -47,6 +47,9 @@ struct ScanCommand: ParsableCommand {
     }
 
     static func run(_ a: ScanArguments) throws {
+        // Before the first table: the scan's tables from huge pages.
+        let huge = takeTablesFromHugePages()
+        assert(huge, "memtable scan: the library had memory out before the scan")
         var options = a.scanOptions
         options.progress = !a.json && isatty(2) == 1 && a.pids.count != 1
         let result = scan(options)

@@ -74,6 +74,8 @@ struct WatchCommand: ParsableCommand {
         sigemptyset(&mask)
         sigaddset(&mask, SIGINT)
         sigprocmask(SIG_UNBLOCK, &mask, nil)
+        let huge = takeTablesFromHugePages()
+        assert(huge, "memtable watch: the library had memory out before the first round")
         let options = counting.scanOptions
         var table: MemTable<PageCounters>? = nil
         var aliases = Set<UInt64>()
