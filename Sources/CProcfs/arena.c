@@ -70,7 +70,7 @@ static bool grow(void)
 /* A block from calloc(), with a header of 0: not the arena's. */
 static void *from_calloc(size_t size)
 {
-	char *block = calloc(1, size + HEADER);
+	char *block = size <= SIZE_MAX - HEADER ? calloc(1, size + HEADER) : NULL;
 
 	if (!block)
 		return NULL;
