@@ -70,7 +70,8 @@ static bool grow(void)
 /* A block from calloc(), with a header of 0: not the arena's. */
 static void *from_calloc(size_t size)
 {
-	char *block = size <= SIZE_MAX - HEADER ? calloc(1, size + HEADER) : NULL;
+	/* Past PTRDIFF_MAX no object fits (malloc() refuses it too). */
+	char *block = size <= PTRDIFF_MAX - HEADER ? calloc(1, size + HEADER) : NULL;
 
 	if (!block)
 		return NULL;

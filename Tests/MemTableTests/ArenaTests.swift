@@ -58,7 +58,7 @@ struct ArenaTests {
         let big = procfs_arena_zalloc(200_000)!
         #expect(Self.isZero(big, 200_000) && Self.usage().used == after.used)
         procfs_arena_release(big)
-        // One too large to describe: refused, not wrapped around.
+        // One too large for any object: refused (not wrapped around by the header).
         #expect(procfs_arena_zalloc(.max) == nil)
         #expect(Self.usage().blocks == before.blocks)
     }
