@@ -104,4 +104,77 @@ struct CollectorTests {
         #expect(extra == 0 && missed == 0,
                 "seed \(seed): \(found.count) pages found, \(touched.count) touched, \(extra) extra, \(missed) missed")
     }
+
+    /// A pagemap made up here (a memfd read as one): runs of consecutive
+    /// frames longer than a run holds, flags that change within them, frames
+    /// read as 0 and past the 2^52 a key can name, swapped and absent pages,
+    /// on a private writable mapping. The runs must hold exactly the present
+    /// pages, each with the permissions its flags allow, 512 at most a run.
+    @Test func runsFromAMadeUpPagemap() throws {
+        let present: UInt64 = 1 << 63, swapped: UInt64 = 1 << 62, file: UInt64 = 1 << 61
+        let exclusive: UInt64 = 1 << 56, limit: UInt64 = 1 << 52
+        let seed = UInt64.random(in: 1...UInt64.max)
+        var rng = SplitMix(seed: seed)
+        var entries: [UInt64] = []
+        while entries.count < 6000 {
+            // The first: 1,400 frames, more than two runs hold; the second
+            // across the frames a key can name.
+            let kind = entries.isEmpty ? 3 : entries.count == 1400 ? 7 : rng.next() % 8
+            let length = entries.isEmpty ? 1400 : Int(rng.next() % 1400) + 1
+            var pfn = kind == 7 ? limit - UInt64(length / 2) : rng.next() % (1 << 40) + 1
+            let flags = rng.next() % 2 == 0 ? exclusive : (rng.next() % 2 == 0 ? file : 0)
+            for k in 0..<length {
+                switch kind {
+                case 0: entries.append(0)
+                case 1: entries.append(swapped | UInt64(k))
+                case 2: entries.append(present)    // frame hidden
+                default:
+                    // A flag changes for one frame of the consecutive ones.
+                    let f = k == length / 3 ? flags ^ exclusive : flags
+                    entries.append(present | f | pfn)
+                    pfn += 1
+                }
+            }
+        }
+        let va: UInt64 = 0x4000_0000
+        let fd = makeMemfd("memtable-pagemap")
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let written = entries.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(va >> 12 * 8)) }
+        try #require(written == entries.count * 8)
+        var m = procfs_mapping()
+        m.start = va
+        m.end = va + UInt64(entries.count) << 12
+        m.permissions = PROCFS_READ | PROCFS_WRITE
+        let c = try #require(procfs_collector_new())
+        defer { procfs_collector_free(c) }
+        try #require(procfs_collect(c, fd, &m, 0, 0) == 0)
+
+        // What each page should be: frame -> permissions, in order.
+        var want: [(UInt64, UInt32)] = [], hidden = 0, swappedPages = 0
+        for e in entries {
+            if e & present == 0 {
+                if e & swapped != 0 { swappedPages += 1 }
+                continue
+            }
+            let pfn = e & ((1 << 55) - 1)
+            if pfn == 0 || pfn >= limit {
+                hidden += 1
+                continue
+            }
+            let writable = e & exclusive != 0 && e & file == 0
+            want.append((pfn, writable ? PROCFS_READ | PROCFS_WRITE : PROCFS_READ))
+        }
+        #expect(want.count > 1000, "seed \(seed)")
+        var got: [(UInt64, UInt32)] = []
+        for i in 0..<c.pointee.nr_runs {
+            let run = c.pointee.runs[i]
+            let pages = procfs_run_pages(run)
+            #expect(pages >= 1 && pages <= 512, "seed \(seed)")
+            for k in 0..<pages { got.append((procfs_run_address(run) >> 12 + k, procfs_run_permissions(run))) }
+        }
+        #expect(got.count == want.count && zip(got, want).allSatisfy { $0 == $1 }, "seed \(seed)")
+        #expect(Int(c.pointee.present) == want.count + hidden && Int(c.pointee.hidden) == hidden, "seed \(seed)")
+        #expect(Int(c.pointee.swapped) == swappedPages, "seed \(seed)")
+    }
 }

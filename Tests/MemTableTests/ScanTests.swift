@@ -142,6 +142,41 @@ struct ScanTests {
         print("heki: \(merged) regions merged")
     }
 
+    /// Huge pages, read 512 frames at a time by the collector's fast path,
+    /// beside a huge page split by mprotect() into a read-only and a writable
+    /// part and a run of small pages: every page's counters as the pagemap
+    /// read here says, and a huge page mapped whole is one 2 MiB entry.
+    @Test func hugePagesPageByPage() throws {
+        let size = 8 << 20, page = 4096
+        let raw = try #require(mmap(nil, size + (2 << 20), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        defer { munmap(raw, size + (2 << 20)) }
+        let m = raw + ((2 << 20) - Int(bitPattern: raw) % (2 << 20)) % (2 << 20)
+        _ = madvise(m, size, 14 /* MADV_HUGEPAGE */)
+        _ = madvise(m + (6 << 20), 2 << 20, 15 /* MADV_NOHUGEPAGE */)
+        for i in stride(from: 0, to: size, by: page) { (m + i).storeBytes(of: UInt8(1), as: UInt8.self) }
+        // The second huge page's middle read-only: its mapping splits.
+        try #require(mprotect(m + (2 << 20) + 64 * page, 128 * page, PROT_READ) == 0)
+        defer { mprotect(m + (2 << 20) + 64 * page, 128 * page, PROT_READ | PROT_WRITE) }
+        let frames = (0..<size / page).map { frame(of: m + $0 * page) }
+        let result = scan(ScanOptions(pids: [getpid()]))
+        #expect(frames == (0..<size / page).map { frame(of: m + $0 * page) }, "the pages moved during the scan")
+        var huge = 0
+        for (i, f) in frames.enumerated() {
+            let pfn = try #require(f)
+            let c = try #require(result.counters[PhysicalAddress(pageFrame: PageFrameNumber(pfn))])
+            let readOnly = (512 + 64..<512 + 192).contains(i)
+            #expect(c.r == 1 && c.w == (readOnly ? 0 : 1) && c.x == 0 && c.procs == 1, "page \(i): \(c)")
+            // A huge page mapped whole: 512 consecutive frames from an aligned one.
+            if i % 512 == 0, pfn % 512 == 0, (0..<512).allSatisfy({ frames[i + $0] == pfn + UInt64($0) }),
+               !(512..<1024).contains(i) {
+                huge += 1
+                let e = try #require(result.counters.entry(containing: PhysicalAddress(pageFrame: PageFrameNumber(pfn))))
+                #expect(e.level == .pmd, "huge page at \(i)")
+            }
+        }
+        print("scan: \(huge) huge pages mapped whole among 4 regions")
+    }
+
     @Test func virtualModeCountsEachProcessPages() throws {
         let result = scan(ScanOptions(pids: [getpid()], virtual: true))
         #expect(result.processes == 1 && result.pages == result.presentPages,
