@@ -1370,6 +1370,19 @@ int mem_table_walk(struct mem_table *table, phys_addr_t start, phys_addr_t end,
 }
 
 /*
+ * Whether any of the eight slots from @slots holds something: the walks skip empty
+ * slots eight at a time, since scattered pages leave a table mostly empty.
+ */
+static inline bool _mem_table_any8(void *const *slots)
+{
+	uintptr_t any = 0;
+
+	for (unsigned int k = 0; k < 8; k++)
+		any |= (uintptr_t)slots[k];
+	return any != 0;
+}
+
+/*
  * The leaves of @table (first address @base), which is marked changed, and
  * of its changed subtables; @table's mark is cleared once all of that was
  * visited, so a walk that @fn stops leaves it set.
@@ -1417,7 +1430,12 @@ static void **_mem_table_next(struct mem_table *table, phys_addr_t base, phys_ad
 		phys_addr_t lo = base + i * span;
 		void **slot = &table->entries[i];
 
-		if (!*slot || mem_table_is_reserved(*slot))
+		if (!*slot) {
+			while (i + 8 < table->level->nentries && !_mem_table_any8(table->entries + i + 1))
+				i += 8;
+			continue;
+		}
+		if (mem_table_is_reserved(*slot))
 			continue;
 		if (IS_LEAF(*slot)) {
 			*pa = lo;
@@ -1597,7 +1615,12 @@ static void _mem_table_stats(const struct mem_table *table, struct mem_table_sta
 	for (i = 0; i < level->nentries; i++) {
 		void *e = table->entries[i];
 
-		if (!e || mem_table_is_reserved(e))
+		if (!e) {
+			while (i + 8 < level->nentries && !_mem_table_any8(table->entries + i + 1))
+				i += 8;
+			continue;
+		}
+		if (mem_table_is_reserved(e))
 			continue;
 		if (!IS_LEAF(e)) {
 			_mem_table_stats(TABLE(e), stats);

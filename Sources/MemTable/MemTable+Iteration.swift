@@ -118,6 +118,12 @@ extension MemTable {
                         let raw = run.slot(i)
                         let slot = Slot(raw: raw)
                         i &+= 1
+                        if raw == 0 {
+                            // Empty slots eight at a time: scattered pages
+                            // leave a table mostly empty.
+                            while i &+ 8 <= count && run.anyOfEight(from: i) == 0 { i &+= 8 }
+                            continue
+                        }
                         // A value entry first: the common leaf.
                         if _fastPath(Codec<Value>.mayBeInline && slot.isValue) {
                             index = i

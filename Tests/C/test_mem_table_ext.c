@@ -21,6 +21,7 @@
 
 #include "mem_table.h"
 #include "check.h"
+#include "rng.h"
 
 #define KiB (1ULL << 10)
 #define MiB (1ULL << 20)
@@ -949,6 +950,72 @@ static void check_count_create(void)
 }
 
 /*
+ * Statistics and mem_table_next() over tables of scattered pages (the walks
+ * skip empty slots eight at a time): leaves per level as a walk counts them,
+ * and every leaf found by next, in order, with the pages placed here.
+ */
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int count_level(void *entry, phys_addr_t pa, unsigned int level, void *arg)
+{
+	(void)entry;
+	(void)pa;
+	((size_t *)arg)[level - PG_LEVEL_4K]++;
+	return 0;
+}
+
+static void check_sparse_stats_next(void)
+{
+	uint64_t seed = 0x5eed0001, state = seed;
+	struct mem_table *t = mem_table_alloc_geometry(x86, &full_ops);
+	static uint64_t placed[4096];
+	size_t n = 0, walked[MEM_TABLE_MAX_LEVELS] = { 0 };
+	struct mem_table_stats st;
+	unsigned int l, level;
+	phys_addr_t pa;
+	void **slot;
+	bool in_order = true;
+
+	for (int k = 0; k < 3000; k++) {
+		/* A page in one of a few page tables, at any slot; now and then a 2 MiB leaf. */
+		uint64_t region = xorshift64s(&state) % 40, slot_no = xorshift64s(&state) % 512;
+		phys_addr_t at = region * 2 * MiB + slot_no * 4096;
+
+		if (region >= 32)
+			at = region * 2 * MiB;
+		if (mem_table_load(t, at, NULL))
+			continue;
+		if (mem_table_store(t, at, region >= 32 ? PG_LEVEL_2M : PG_LEVEL_4K, V(k), NULL) == 0)
+			placed[n++] = at;
+	}
+	qsort(placed, n, sizeof(*placed), cmp_u64);
+	CHECK(mem_table_stats(t, &st) == 0);
+	CHECK(mem_table_walk(t, 0, UINT64_MAX, count_level, walked) == 0);
+	for (l = 0; l < st.nlevels; l++)
+		CHECK(st.leaves[l] == walked[l]);
+	CHECK(st.count == n && mem_table_count(t) == n);
+	pa = 0;
+	for (size_t i = 0; i < n; i++) {
+		slot = mem_table_next(t, &pa, &level);
+		in_order = in_order && slot && pa == placed[i];
+		if (!slot)
+			break;
+		pa += level == PG_LEVEL_4K ? 4096 : 2 * MiB;
+	}
+	CHECK(in_order);
+	CHECK(!mem_table_next(t, &pa, &level));
+	if (!in_order || st.count != n)
+		printf("check_sparse_stats_next: seed %#" PRIx64 "\n", seed);
+	mem_table_free(t);
+	check_clean();
+}
+
+/*
  * mem_table_set_allocator(): every block of the library from the caller's
  * allocator (the counting calloc() sees none) and back to it; its failures
  * fail cleanly; it does not change while its blocks are out.
@@ -1038,6 +1105,7 @@ int main(void)
 	check_walk_changed();
 	check_ranges_top();
 	check_count_create();
+	check_sparse_stats_next();
 	check_allocator();
 
 	printf("%lu passed, %lu failed\n", checks_passed, checks_run - checks_passed);

@@ -129,6 +129,13 @@ final class Storage<Value> {
         @inlinable
         func slot(_ i: Int) -> UInt { slots.unsafelyUnwrapped[i] }
 
+        /// The slots `i` to `i + 7` or'ed together: 0 if all are empty.
+        @inlinable
+        func anyOfEight(from i: Int) -> UInt {
+            let s = slots.unsafelyUnwrapped + i
+            return (s[0] | s[1]) | (s[2] | s[3]) | (s[4] | s[5]) | (s[6] | s[7])
+        }
+
         /// Where the next run starts looking, or nil if nothing lies
         /// after this one before `end`.
         @inlinable
