@@ -9,6 +9,7 @@
 
 import CProcfs
 import Foundation
+@testable import MemTableScan
 import Testing
 
 @Suite("memtable scan: the huge-page arena for tables")
@@ -65,10 +66,8 @@ struct ArenaTests {
 
     /// The VmFlags of the mapping of /proc/self/smaps that holds `address`.
     static func vmFlags(containing address: Int) throws -> String {
-        // Read to the end: /proc files report a size of 0.
-        let file = try #require(FileHandle(forReadingAtPath: "/proc/self/smaps"))
-        defer { try? file.close() }
-        let smaps = String(decoding: file.readDataToEndOfFile(), as: UTF8.self)
+        // The scan's own reader of /proc files (they report a size of 0).
+        let smaps = String(decoding: try readFile("/proc/self/smaps"), as: UTF8.self)
         var inside = false
         for line in smaps.split(separator: "\n") {
             if let dash = line.firstIndex(of: "-"), let space = line.firstIndex(of: " "), dash < space,
