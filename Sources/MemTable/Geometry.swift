@@ -131,7 +131,7 @@ public struct Geometry: Hashable, Sendable, Codable, CustomStringConvertible {
     ///
     /// - Precondition: `level` is one of ``levels``.
     public func entrySize(at level: PageLevel) -> UInt64 {
-        precondition(levels.contains(level), "\(level) is not in \(self)")
+        precondition(contains(level), "\(level) is not in \(self)")
         return 1 << UInt64(box.shifts[level.rawValue])
     }
 
@@ -139,9 +139,12 @@ public struct Geometry: Hashable, Sendable, Codable, CustomStringConvertible {
     ///
     /// - Precondition: `level` is one of ``levels``.
     public func entryCount(at level: PageLevel) -> Int {
-        precondition(levels.contains(level), "\(level) is not in \(self)")
+        precondition(contains(level), "\(level) is not in \(self)")
         return box.counts[level.rawValue]
     }
+
+    /// Whether `level` is one of ``levels`` (without making the array).
+    private func contains(_ level: PageLevel) -> Bool { level.rawValue >= 0 && level.rawValue < levelCount }
 
     /// Two geometries are equal if their page size, bits per level and
     /// address width are.
