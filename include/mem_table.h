@@ -850,6 +850,25 @@ struct mem_table_stats {
  */
 MEM_TABLE_API int mem_table_stats(struct mem_table *table, struct mem_table_stats *stats);
 
+/**
+ * mem_table_stats_walk() - Count what a table holds, visiting its leaves on the way.
+ * @table: The table.
+ * @stats: Filled in, as by mem_table_stats().
+ * @fn: Called for each leaf in ascending address order, as by mem_table_walk()
+ *	over the whole table; NULL for none.
+ * @arg: Passed to @fn.
+ *
+ * One walk for a caller that wants a table's statistics and its leaves: a
+ * table of scattered pages is mostly empty slots, and each walk reads them
+ * all.
+ *
+ * Context: Does not allocate.
+ * Return: 0; the first non-zero value @fn returned, which stops the walk
+ * (@stats then counts what was walked); -EINVAL for a NULL table or @stats.
+ */
+MEM_TABLE_API int mem_table_stats_walk(struct mem_table *table, struct mem_table_stats *stats,
+				       mem_table_walk_fn fn, void *arg);
+
 /*
  * Concurrent readers (userspace RCU, liburcu's memb flavour).
  *

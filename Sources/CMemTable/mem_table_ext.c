@@ -1603,11 +1603,14 @@ size_t mem_table_count(struct mem_table *table)
 	return _mem_table_root(table)->leaves;
 }
 
-static void _mem_table_stats(const struct mem_table *table, struct mem_table_stats *stats)
+static int _mem_table_stats(const struct mem_table *table, phys_addr_t base, unsigned int base_level,
+			    struct mem_table_stats *stats, mem_table_walk_fn fn, void *arg)
 {
 	const struct mem_table_level *level = table->level;
+	phys_addr_t span = _mem_table_span(level);
 	size_t leaves = 0, values = 0;
 	unsigned int i;
+	int ret = 0;
 
 	stats->tables[level->number]++;
 	stats->bytes += _mem_table_size(level);
@@ -1623,25 +1626,38 @@ static void _mem_table_stats(const struct mem_table *table, struct mem_table_sta
 		if (mem_table_is_reserved(e))
 			continue;
 		if (!IS_LEAF(e)) {
-			_mem_table_stats(TABLE(e), stats);
+			ret = _mem_table_stats(TABLE(e), base + i * span, base_level, stats, fn, arg);
+			if (ret)
+				break;
 			continue;
 		}
 		leaves++;
 		values += mem_table_is_value(e);
+		if (fn) {
+			ret = fn(e, base + i * span, base_level + level->number, arg);
+			if (ret)
+				break;
+		}
 	}
 	stats->leaves[level->number] += leaves;
 	stats->values[level->number] += values;
 	stats->count += leaves;
 	stats->pages += leaves << (level->shift - (level - level->number)->shift);
+	return ret;
 }
 
-int mem_table_stats(struct mem_table *table, struct mem_table_stats *stats)
+int mem_table_stats_walk(struct mem_table *table, struct mem_table_stats *stats,
+			 mem_table_walk_fn fn, void *arg)
 {
 	if (!table || !stats || !_mem_table_is_root(table))
 		return -EINVAL;
 	memset(stats, 0, sizeof(*stats));
 	stats->nlevels = _mem_table_geometry(table->level)->nlevels;
-	_mem_table_stats(table, stats);
 	stats->bytes += sizeof(struct mem_table_root);
-	return 0;
+	return _mem_table_stats(table, 0, _mem_table_geometry(table->level)->base_level, stats, fn, arg);
+}
+
+int mem_table_stats(struct mem_table *table, struct mem_table_stats *stats)
+{
+	return mem_table_stats_walk(table, stats, NULL, NULL);
 }

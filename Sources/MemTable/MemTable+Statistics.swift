@@ -26,4 +26,30 @@ extension MemTable {
     /// - Complexity: O(tables).
     /// - Corresponding C function: `mem_table_stats`.
     public var statistics: MemTableStatistics { storage.statistics() }
+
+    /// Counts what the table holds and costs, calling `body` with every
+    /// entry on the way, in ascending address order: one walk where a
+    /// caller wants both (a table of scattered pages is mostly empty slots,
+    /// and each walk reads them all).
+    ///
+    /// ```swift
+    /// var pages = 0
+    /// let statistics = table.statistics { entry in pages += entry.level == .pte ? 1 : 512 }
+    /// ```
+    ///
+    /// - Parameter body: Called with each entry; it must not change the table.
+    /// - Complexity: O(tables).
+    /// - Corresponding C function: `mem_table_stats_walk`.
+    @inlinable
+    public func statistics(visiting body: (Entry) -> Void) -> MemTableStatistics {
+        let storage = self.storage
+        let geometry = storage.geometry
+        return storage.statistics { raw, start, level in
+            let slot = Slot(raw: raw)
+            let value = Codec<Value>.mayBeInline && slot.isValue
+                ? Codec<Value>.value(payload: slot.payload) : storage.boxedValue(raw)
+            body(Entry(start: start, size: geometry.entrySize(at: level), level: level, value: value))
+        }
+    }
 }
+

@@ -469,6 +469,10 @@ public struct HekiSummary {
     public var mergedLargePages = 0
     /// That table's entries and bytes before and after merging.
     public var entriesBefore = 0, entriesAfter = 0, bytesBefore = 0, bytesAfter = 0
+    /// What the table of counters holds and costs, counted in the same walk.
+    public var statistics: MemTableStatistics
+
+    init(statistics: MemTableStatistics) { self.statistics = statistics }
 }
 
 /// The minimal permission set per page and per run of pages, and what
@@ -482,18 +486,19 @@ public struct HekiSummary {
 /// regions as the pages pass and works out the table after merging from
 /// them, rather than building it page by page.
 ///
-/// - Parameter statistics: `result.counters.statistics`, if the caller has
-///   it already (it costs a walk of the table).
-public func heki(_ result: ScanResult, statistics: MemTableStatistics? = nil) -> HekiSummary {
-    var s = HekiSummary()
+/// One walk of the counters gives the summary and their table's
+/// ``HekiSummary/statistics``: a table of scattered pages is mostly empty
+/// slots, and each walk reads them all.
+public func heki(_ result: ScanResult) -> HekiSummary {
+    var runs: [PermissionRun] = []
     var histogram = [Int](repeating: 0, count: 8), runCounts = histogram
     let pageSize = result.counters.geometry.pageSize
     let merging = !result.virtual && result.counters.geometry.entrySize(at: .pmd) == 512 * pageSize
     // The region under way (2 MiB), its pages so far and whether they agree.
     var region: UInt64 = .max, inRegion = 0, uniform = true, regionPermissions: UInt8 = 0
     var run = PermissionRun(start: 0, pages: 0, permissions: [])
-    var pages = 0, largeEntries = 0
-    for e in result.counters.entries {
+    var pages = 0, largeEntries = 0, mergedLargePages = 0
+    let statistics = result.counters.statistics { e in
         let address = e.addresses.lowerBound, p = e.value.permissions
         var n = 1
         if e.level != .pte {
@@ -501,7 +506,7 @@ public func heki(_ result: ScanResult, statistics: MemTableStatistics? = nil) ->
             n = Int((e.addresses.upperBound.rawValue - address.rawValue) / pageSize) + 1
             largeEntries += 1
             // A region of one permission set already.
-            if n == 512 { s.mergedLargePages += 1 }
+            if n == 512 { mergedLargePages += 1 }
             region = .max
         } else {
             if address.rawValue >> 21 != region {
@@ -512,33 +517,39 @@ public func heki(_ result: ScanResult, statistics: MemTableStatistics? = nil) ->
             }
             inRegion += 1
             uniform = uniform && p.rawValue == regionPermissions
-            if inRegion == 512 && uniform { s.mergedLargePages += 1 }
+            if inRegion == 512 && uniform { mergedLargePages += 1 }
         }
         pages += n
         histogram[Int(p.rawValue)] += n
         if run.pages > 0 && run.permissions == p && run.start + UInt64(run.pages) * pageSize == address.rawValue {
             run.pages += n
         } else {
-            if run.pages > 0 { s.runs.append(run) }
+            if run.pages > 0 { runs.append(run) }
             runCounts[Int(p.rawValue)] += 1
             run = PermissionRun(start: address.rawValue, pages: n, permissions: p)
         }
     }
-    if run.pages > 0 { s.runs.append(run) }
+    if run.pages > 0 { runs.append(run) }
+    var s = HekiSummary(statistics: statistics)
+    s.runs = runs
     for raw in 0..<8 where histogram[raw] > 0 {
         s.histogram[Permissions(rawValue: UInt8(raw))] = histogram[raw]
         s.runsPerPermission[Permissions(rawValue: UInt8(raw))] = runCounts[raw]
     }
-    if !merging { s.mergedLargePages = 0 }
+    s.mergedLargePages = merging ? mergedLargePages : 0
     // The table of minimal permissions has a page table where the counters
     // have a large entry.
     let tableBytes = largeEntries > 0 || s.mergedLargePages > 0 ? pageTableBytes(result.counters.geometry) : 0
     s.entriesBefore = pages
-    s.bytesBefore = (statistics ?? result.counters.statistics).bytes + largeEntries * tableBytes
+    s.bytesBefore = statistics.bytes + largeEntries * tableBytes
     s.entriesAfter = s.entriesBefore - 511 * s.mergedLargePages
     s.bytesAfter = s.bytesBefore - s.mergedLargePages * tableBytes
     return s
 }
+
+/// ``heki(_:)``, which counts the statistics in its own walk now.
+@available(*, deprecated, message: "heki(_:) counts the statistics in its own walk: HekiSummary.statistics")
+public func heki(_ result: ScanResult, statistics: MemTableStatistics?) -> HekiSummary { heki(result) }
 
 /// The bytes of one table of the smallest pages: what merging 512 pages
 /// into a 2 MiB entry frees, measured as a table holding a page against one

@@ -90,7 +90,8 @@ struct ScanReport: Codable {
         case pageCounters = "page_counters"
     }
 
-    init(_ result: ScanResult, statistics stats: MemTableStatistics, summary: HekiSummary, pages withPages: Bool) {
+    init(_ result: ScanResult, summary: HekiSummary, pages withPages: Bool) {
+        let stats = summary.statistics
         mode = result.virtual ? "virtual" : "physical"
         write = result.declared ? "declared" : "effective"
         processes = result.processes

@@ -70,9 +70,8 @@ struct ScanCommand: ParsableCommand {
                 + "/proc/PID/pagemap needs CAP_SYS_ADMIN (run as root), or use --virtual to count virtual pages\n")
             throw ExitCode(1)
         }
-        let statistics = result.counters.statistics
-        let summary = heki(result, statistics: statistics)
-        let report = ScanReport(result, statistics: statistics, summary: summary, pages: a.pages)
+        let summary = heki(result)
+        let report = ScanReport(result, summary: summary, pages: a.pages)
         if a.json {
             output(try report.json())
         } else {

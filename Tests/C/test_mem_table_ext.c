@@ -952,7 +952,8 @@ static void check_count_create(void)
 /*
  * Statistics and mem_table_next() over tables of scattered pages (the walks
  * skip empty slots eight at a time): leaves per level as a walk counts them,
- * and every leaf found by next, in order, with the pages placed here.
+ * and every leaf found by next, in order, with the pages placed here; the
+ * same statistics from mem_table_stats_walk(), with every leaf on the way.
  */
 static int cmp_u64(const void *a, const void *b)
 {
@@ -967,6 +968,25 @@ static int count_level(void *entry, phys_addr_t pa, unsigned int level, void *ar
 	(void)pa;
 	((size_t *)arg)[level - PG_LEVEL_4K]++;
 	return 0;
+}
+
+/* mem_table_stats_walk()'s visitor: the leaves come as placed[], in order; stops with 77 at stop_at. */
+struct stats_visit {
+	const uint64_t *placed;
+	size_t n, seen, stop_at;
+	bool in_order;
+};
+
+static int stats_visit(void *entry, phys_addr_t pa, unsigned int level, void *arg)
+{
+	struct stats_visit *v = arg;
+
+	if (v->seen == 0)
+		v->in_order = true;
+	/* check_sparse_stats_next() puts 2 MiB leaves from 64 MiB up, pages below. */
+	v->in_order = v->in_order && entry && v->seen < v->n && v->placed[v->seen] == pa &&
+		      level == (pa >= 64 * MiB ? PG_LEVEL_2M : PG_LEVEL_4K);
+	return v->seen++ == v->stop_at ? 77 : 0;
 }
 
 static void check_sparse_stats_next(void)
@@ -1009,7 +1029,21 @@ static void check_sparse_stats_next(void)
 	}
 	CHECK(in_order);
 	CHECK(!mem_table_next(t, &pa, &level));
-	if (!in_order || st.count != n)
+
+	/* mem_table_stats_walk(): the same counts, and the leaves in order on the way. */
+	struct stats_visit v = { .placed = placed, .n = n, .stop_at = SIZE_MAX };
+	struct mem_table_stats both;
+
+	CHECK(mem_table_stats_walk(t, &both, stats_visit, &v) == 0);
+	CHECK(memcmp(&both, &st, sizeof(st)) == 0);
+	CHECK(v.seen == n && v.in_order);
+	CHECK(mem_table_stats_walk(t, &both, NULL, NULL) == 0 && memcmp(&both, &st, sizeof(st)) == 0);
+	v = (struct stats_visit){ .placed = placed, .n = n, .stop_at = n / 2 };
+	CHECK(mem_table_stats_walk(t, &both, stats_visit, &v) == 77 && v.seen == n / 2 + 1 && v.in_order);
+	CHECK(both.count <= st.count && both.bytes <= st.bytes);
+	CHECK(mem_table_stats_walk(NULL, &both, NULL, NULL) == -EINVAL);
+	CHECK(mem_table_stats_walk(t, NULL, stats_visit, &v) == -EINVAL);
+	if (!in_order || st.count != n || !v.in_order)
 		printf("check_sparse_stats_next: seed %#" PRIx64 "\n", seed);
 	mem_table_free(t);
 	check_clean();

@@ -286,6 +286,28 @@ struct LargePageTests {
         #expect(try t.removeValues(inRange: PhysicalAddress(GiB)..<PhysicalAddress(GiB + 4 * KiB)) == 1)
         #expect(t[PhysicalAddress(GiB)] == nil && t[PhysicalAddress(GiB + 4 * KiB)] == 5)
     }
+
+    /// statistics(visiting:) counts what statistics counts and visits what
+    /// entries lists, in its order: pages, large entries and boxed values.
+    @Test func statisticsVisitingEveryEntry() throws {
+        var t = MemTable<[Int]>()
+        var seed: UInt64 = 0x5ca7_7e12
+        for k in 0..<2_000 {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let page = PhysicalAddress((seed >> 20) % (1 << 36) & ~0xfff)
+            if k % 100 == 0, t.entry(containing: page) == nil {
+                _ = try? t.updateValue([k, k], forAddress: PhysicalAddress(page.rawValue & ~(2 * MiB - 1)), level: .pmd)
+            } else {
+                t[page] = [k]
+            }
+        }
+        var visited: [MemTable<[Int]>.Entry] = []
+        let s = t.statistics { visited.append($0) }
+        #expect(s == t.statistics, "seed 0x5ca77e12")
+        #expect(visited == Array(t.entries), "seed 0x5ca77e12")
+        #expect(visited.contains { $0.level == .pmd } && s.count == visited.count)
+        #expect(MemTable<UInt8>().statistics { _ in Issue.record("an entry in an empty table") } == MemTable<UInt8>().statistics)
+    }
 }
 
 @Suite("Errors")

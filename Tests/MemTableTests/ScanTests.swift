@@ -82,6 +82,7 @@ struct ScanTests {
         let summary = heki(result)
         #expect(summary.histogram.values.reduce(0, +) == result.pages)
         #expect(summary.runs.reduce(0) { $0 + $1.pages } == result.pages)
+        #expect(summary.statistics == result.counters.statistics && summary.statistics.pages == result.pages)
         for page in result.wxPages {
             let c = result.counters[PhysicalAddress(page)]!
             #expect(c.w > 0 && c.x > 0)

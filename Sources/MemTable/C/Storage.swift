@@ -447,6 +447,30 @@ final class Storage<Value> {
     func statistics() -> MemTableStatistics {
         var st = mem_table_stats()
         _ = mem_table_stats(table, &st)
+        return statistics(st)
+    }
+
+    /// The statistics, with `body` called for every leaf on the way, in
+    /// ascending order: its raw entry (to decode as ``Entries`` does, in
+    /// the caller's specialisation), first address and level
+    /// (`mem_table_stats_walk`).
+    @usableFromInline
+    func statistics(visiting body: (UInt, UInt64, PageLevel) -> Void) -> MemTableStatistics {
+        typealias Visitor = (UInt, UInt64, UInt32) -> Void
+        var st = mem_table_stats()
+        withoutActuallyEscaping(body) { body in
+            var visit: Visitor = { entry, pa, level in body(entry, pa, PageLevel(rawValue: Int(level - baseLevel))) }
+            withUnsafeMutablePointer(to: &visit) { visitor in
+                _ = mem_table_stats_walk(table, &st, { entry, pa, level, arg in
+                    arg.unsafelyUnwrapped.assumingMemoryBound(to: Visitor.self).pointee(UInt(bitPattern: entry), pa, level)
+                    return 0
+                }, visitor)
+            }
+        }
+        return statistics(st)
+    }
+
+    private func statistics(_ st: mem_table_stats) -> MemTableStatistics {
         let n = Int(st.nlevels)
         func array<T>(_ tuple: T) -> [Int] {
             withUnsafeBytes(of: tuple) { Array($0.bindMemory(to: Int.self).prefix(n)) }
