@@ -851,23 +851,38 @@ struct mem_table_stats {
 MEM_TABLE_API int mem_table_stats(struct mem_table *table, struct mem_table_stats *stats);
 
 /**
- * mem_table_stats_walk() - Count what a table holds, visiting its leaves on the way.
+ * typedef mem_table_run_fn - Called by mem_table_stats_walk() for each run of leaves.
+ * @run: Consecutive slots of one table, from a leaf to a leaf, as
+ *       mem_table_next_run() describes them, with no table among them: the
+ *       other slots are NULL or reservations.
+ * @arg: mem_table_stats_walk()'s @arg.
+ *
+ * Return: 0 to go on, anything else to stop the walk with that value. It
+ * must not modify the table.
+ */
+typedef int (*mem_table_run_fn)(const struct mem_table_run *run, void *arg);
+
+/**
+ * mem_table_stats_walk() - Count what a table holds, handing out its leaves on the way.
  * @table: The table.
  * @stats: Filled in, as by mem_table_stats().
- * @fn: Called for each leaf in ascending address order, as by mem_table_walk()
- *	over the whole table; NULL for none.
+ * @fn: Called with the leaves in ascending address order, a run of slots
+ *	at a time: a table of pages in one run, a table above in the runs
+ *	between its tables; NULL for none.
  * @arg: Passed to @fn.
  *
  * One walk for a caller that wants a table's statistics and its leaves: a
  * table of scattered pages is mostly empty slots, and each walk reads them
- * all.
+ * all. The caller scans each run in a tight loop, as after
+ * mem_table_next_run(); a run the size of a table is one call.
  *
  * Context: Does not allocate.
  * Return: 0; the first non-zero value @fn returned, which stops the walk
  * (@stats then counts what was walked); -EINVAL for a NULL table or @stats.
  */
 MEM_TABLE_API int mem_table_stats_walk(struct mem_table *table, struct mem_table_stats *stats,
-				       mem_table_walk_fn fn, void *arg);
+				       mem_table_run_fn fn, void *arg);
+
 
 /*
  * Concurrent readers (userspace RCU, liburcu's memb flavour).

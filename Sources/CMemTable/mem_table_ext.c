@@ -1603,13 +1603,29 @@ size_t mem_table_count(struct mem_table *table)
 	return _mem_table_root(table)->leaves;
 }
 
-static int _mem_table_stats(const struct mem_table *table, phys_addr_t base, unsigned int base_level,
-			    struct mem_table_stats *stats, mem_table_walk_fn fn, void *arg)
+/* Hand @fn the slots @first to @last of @table: leaves, empty slots and reservations. */
+static int _mem_table_stats_run(struct mem_table *table, unsigned int first, unsigned int last,
+				phys_addr_t base, unsigned int base_level, mem_table_run_fn fn, void *arg)
 {
 	const struct mem_table_level *level = table->level;
-	phys_addr_t span = _mem_table_span(level);
+	struct mem_table_run run = {
+		.slots = table->entries + first,
+		.count = last - first + 1,
+		.pa = base + ((phys_addr_t)first << level->shift),
+		.shift = level->shift,
+		.level = base_level + level->number,
+	};
+
+	return fn(&run, arg);
+}
+
+static int _mem_table_stats(struct mem_table *table, phys_addr_t base, unsigned int base_level,
+			    struct mem_table_stats *stats, mem_table_run_fn fn, void *arg)
+{
+	const struct mem_table_level *level = table->level;
 	size_t leaves = 0, values = 0;
-	unsigned int i;
+	unsigned int i, first = 0, last = 0;
+	bool run = false;	/* leaves since the last table: first to last */
 	int ret = 0;
 
 	stats->tables[level->number]++;
@@ -1626,19 +1642,28 @@ static int _mem_table_stats(const struct mem_table *table, phys_addr_t base, uns
 		if (mem_table_is_reserved(e))
 			continue;
 		if (!IS_LEAF(e)) {
-			ret = _mem_table_stats(TABLE(e), base + i * span, base_level, stats, fn, arg);
+			/* The leaves before it come first. */
+			if (fn && run) {
+				run = false;
+				ret = _mem_table_stats_run(table, first, last, base, base_level, fn, arg);
+				if (ret)
+					break;
+			}
+			ret = _mem_table_stats(TABLE(e), base + ((phys_addr_t)i << level->shift), base_level,
+					       stats, fn, arg);
 			if (ret)
 				break;
 			continue;
 		}
+		if (!run)
+			first = i;
+		run = true;
+		last = i;
 		leaves++;
 		values += mem_table_is_value(e);
-		if (fn) {
-			ret = fn(e, base + i * span, base_level + level->number, arg);
-			if (ret)
-				break;
-		}
 	}
+	if (fn && run && !ret)
+		ret = _mem_table_stats_run(table, first, last, base, base_level, fn, arg);
 	stats->leaves[level->number] += leaves;
 	stats->values[level->number] += values;
 	stats->count += leaves;
@@ -1647,7 +1672,7 @@ static int _mem_table_stats(const struct mem_table *table, phys_addr_t base, uns
 }
 
 int mem_table_stats_walk(struct mem_table *table, struct mem_table_stats *stats,
-			 mem_table_walk_fn fn, void *arg)
+			 mem_table_run_fn fn, void *arg)
 {
 	if (!table || !stats || !_mem_table_is_root(table))
 		return -EINVAL;

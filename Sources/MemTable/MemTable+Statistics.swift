@@ -43,12 +43,26 @@ extension MemTable {
     @inlinable
     public func statistics(visiting body: (Entry) -> Void) -> MemTableStatistics {
         let storage = self.storage
-        let geometry = storage.geometry
-        return storage.statistics { raw, start, level in
-            let slot = Slot(raw: raw)
-            let value = Codec<Value>.mayBeInline && slot.isValue
-                ? Codec<Value>.value(payload: slot.payload) : storage.boxedValue(raw)
-            body(Entry(start: start, size: geometry.entrySize(at: level), level: level, value: value))
+        return storage.statistics { run in
+            // A run holds leaves, empty slots and reservations, no table.
+            let size: UInt64 = 1 &<< run.shift, level = PageLevel(rawValue: run.level)
+            var i = 0
+            while i < run.count {
+                let raw = run.slot(i)
+                let slot = Slot(raw: raw)
+                i &+= 1
+                if raw == 0 {
+                    while i &+ 8 <= run.count && run.anyOfEight(from: i) == 0 { i &+= 8 }
+                    continue
+                }
+                let start = run.start &+ UInt64(truncatingIfNeeded: i &- 1) &<< run.shift
+                if _fastPath(Codec<Value>.mayBeInline && slot.isValue) {
+                    body(Entry(start: start, size: size, level: level,
+                               value: Codec<Value>.value(payload: slot.payload)))
+                } else if !slot.isVacant {
+                    body(Entry(start: start, size: size, level: level, value: storage.boxedValue(raw)))
+                }
+            }
         }
     }
 }

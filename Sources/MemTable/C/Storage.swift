@@ -450,19 +450,22 @@ final class Storage<Value> {
         return statistics(st)
     }
 
-    /// The statistics, with `body` called for every leaf on the way, in
-    /// ascending order: its raw entry (to decode as ``Entries`` does, in
-    /// the caller's specialisation), first address and level
-    /// (`mem_table_stats_walk`).
+    /// The statistics, with `body` called for the leaves on the way, a
+    /// run of slots at a time, in ascending order (`mem_table_stats_walk`):
+    /// the caller scans each run as ``Entries`` does, in its own
+    /// specialisation.
     @usableFromInline
-    func statistics(visiting body: (UInt, UInt64, PageLevel) -> Void) -> MemTableStatistics {
-        typealias Visitor = (UInt, UInt64, UInt32) -> Void
+    func statistics(visitingRuns body: (Run) -> Void) -> MemTableStatistics {
+        typealias Visitor = (mem_table_run) -> Void
         var st = mem_table_stats()
         withoutActuallyEscaping(body) { body in
-            var visit: Visitor = { entry, pa, level in body(entry, pa, PageLevel(rawValue: Int(level - baseLevel))) }
+            var visit: Visitor = { r in
+                body(Run(slots: UnsafeRawPointer(r.slots).map { $0.assumingMemoryBound(to: UInt.self) },
+                         count: Int(r.count), start: r.pa, shift: UInt64(r.shift), level: Int(r.level - baseLevel)))
+            }
             withUnsafeMutablePointer(to: &visit) { visitor in
-                _ = mem_table_stats_walk(table, &st, { entry, pa, level, arg in
-                    arg.unsafelyUnwrapped.assumingMemoryBound(to: Visitor.self).pointee(UInt(bitPattern: entry), pa, level)
+                _ = mem_table_stats_walk(table, &st, { run, arg in
+                    arg.unsafelyUnwrapped.assumingMemoryBound(to: Visitor.self).pointee(run.unsafelyUnwrapped.pointee)
                     return 0
                 }, visitor)
             }
