@@ -176,12 +176,20 @@ func processState(_ pid: Int32) throws(ProcError) -> ProcessState {
     return ProcessState(state: Character(UnicodeScalar(state)), kernelThread: flags & 0x0020_0000 != 0)
 }
 
+/// Whether /proc/PID/exe names a file, or might: false only where the
+/// process has none (ENOENT: a kernel thread, a zombie, or no process).
+func hasExecutable(_ pid: Int32) -> Bool {
+    withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { target in
+        readlink("/proc/\(pid)/exe", target.baseAddress!, target.count) >= 0 || errno != ENOENT
+    }
+}
+
 /// The kernel threads, from one read of kthreadd's children rather than a
 /// `/proc/PID/stat` each: kthreadd (pid 2, where it is a kernel thread; in a
 /// container's pid namespace pid 2 is a process like any) and its children.
 /// Nil where that list cannot be read (CONFIG_PROC_CHILDREN). A user-mode
-/// helper (modprobe, say) starts as kthreadd's child too: the caller still
-/// reads each one's maps and takes only those without any for kernel threads.
+/// helper (modprobe, say) starts as kthreadd's child too: the caller takes
+/// for kernel threads only those without an executable (``hasExecutable(_:)``).
 func kernelThreads() -> Set<Int32>? {
     guard (try? processState(2))?.kernelThread == true,
           let children = try? readFile("/proc/2/task/2/children")

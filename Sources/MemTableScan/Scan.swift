@@ -209,6 +209,13 @@ public func scan(_ options: ScanOptions) -> ScanResult {
         if options.progress {
             writeStandardError("\rmemtable scan: \(index + 1)/\(pids.count) processes\u{1b}[K")
         }
+        // A child of kthreadd without an executable is a kernel thread (or
+        // was, gone by now): one readlink, not its maps. A user-mode helper,
+        // kthreadd's child too, has one, and a maps like any process.
+        if kernelThreads?.contains(pid) == true && !hasExecutable(pid) {
+            result.kernelThreads += 1
+            continue
+        }
         let count: Int
         do {
             count = try collector.readMaps(pid)
@@ -217,10 +224,6 @@ public func scan(_ options: ScanOptions) -> ScanResult {
             continue
         }
         if count == 0 {
-            if kernelThreads?.contains(pid) == true {
-                result.kernelThreads += 1
-                continue
-            }
             switch (try? processState(pid))?.state {
             case "Z"?: result.zombies += 1
             case nil: failed(pid, .exited)
