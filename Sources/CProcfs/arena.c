@@ -6,6 +6,10 @@
  * the bottom up, so the memory touched is dense and only the last huge page is partly
  * used. A block carries its size in a 16-byte header; a freed block waits on the list of
  * its size (a scan's tables are one or two sizes) for the next block of that size.
+ *
+ * The first EARLY bytes come from calloc() instead: a huge page is 2 MiB for the kernel
+ * to clear at its first touch, 60-200 us, and a small table (a process of huge pages
+ * needs a few tables) is better off without one.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +31,7 @@
 #define MAX_BLOCK	(64ul << 10)	/* larger blocks come from calloc() */
 #define HEADER		16		/* keeps the block 16-byte aligned, as malloc()'s */
 #define SIZES		8		/* sizes with a list of freed blocks */
+#define EARLY		(64ul << 10)	/* the first bytes, from calloc() */
 
 struct free_block {
 	struct free_block *next;
@@ -38,6 +43,7 @@ static char *next, *end;		/* what the last span has left */
 static size_t sizes[SIZES];
 static struct free_block *freed[SIZES];
 static struct procfs_arena_usage usage;
+static size_t early;			/* bytes handed out from calloc() before the first span */
 
 /* A new span, 2 MiB aligned: map 2 MiB more and give back the ends. */
 static bool grow(void)
@@ -90,6 +96,11 @@ void *procfs_arena_zalloc(size_t size)
 	if (size > MAX_BLOCK)
 		return from_calloc(size);
 	pthread_mutex_lock(&lock);
+	if (!nspans && early < EARLY) {
+		early += need;
+		pthread_mutex_unlock(&lock);
+		return from_calloc(size);
+	}
 	for (k = 0; k < SIZES && sizes[k] && sizes[k] != need; k++)
 		;
 	if (k < SIZES && sizes[k] == need && freed[k]) {

@@ -2,8 +2,8 @@
 //
 // The arena memtable scan takes its tables from (Sources/CProcfs/arena.c):
 // zeroed, aligned, disjoint blocks from 2 MiB aligned spans advised for huge
-// pages, freed blocks handed out again for their size, large blocks from
-// calloc(). The tool installs it before its first table (a debug build
+// pages after the first 64 KiB, freed blocks handed out again for their size,
+// large blocks from calloc(). The tool installs it before its first table (a debug build
 // asserts that it did, in every run of the tool by these tests); this test
 // process has tables of its own, so here the allocator is called directly.
 
@@ -27,6 +27,19 @@ struct ArenaTests {
     @Test func blocksAreZeroedAlignedDisjointAndReused() throws {
         // A table of 512 slots and its header, as the library asks.
         let size = 4120, n = 700
+        // The first 64 KiB come from calloc(), so that a small table touches
+        // no huge page; then the spans.
+        var early: [UnsafeMutableRawPointer] = []
+        let fresh = Self.usage().used == 0
+        while Self.usage().used == 0 {
+            let p = try #require(procfs_arena_zalloc(size))
+            #expect(Int(bitPattern: p) % 16 == 0 && Self.isZero(p, size))
+            early.append(p)
+        }
+        // Each block takes its size rounded to 16 bytes and a 16-byte header.
+        let need = (size + 15) / 16 * 16 + 16
+        if fresh { #expect(early.count - 1 == ((64 << 10) + need - 1) / need) }
+        for p in early { procfs_arena_release(p) }
         let before = Self.usage()
         var blocks = (0..<n).map { _ in procfs_arena_zalloc(size)! }
         let after = Self.usage()

@@ -39,7 +39,8 @@ int procfs_memfd(const char *name);
  * is thousands of 4 KiB page tables when frames are scattered, and a first touch costs a
  * page fault each, about 1.1 us on a VM, where a huge page's 2 MiB cost 60-200 us: 1 GiB
  * of scattered pages is 1,750 tables, 2 ms of faults. The price is the arena's last huge
- * page, partly used (at most 2 MiB of RSS). Blocks above 64 KiB come from calloc();
+ * page, partly used (at most 2 MiB of RSS). The first 64 KiB of blocks, and blocks
+ * above 64 KiB, come from calloc() (a table of a few tables touches no huge page);
  * freed blocks are kept for blocks of their size. Thread-safe. Call before the library
  * allocates. Returns 0, or -EBUSY (tables are out; calloc() stays), -ENOMEM.
  */
