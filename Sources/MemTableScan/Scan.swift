@@ -211,7 +211,7 @@ public func scan(_ options: ScanOptions) -> ScanResult {
         }
         // A child of kthreadd without an executable is a kernel thread (or
         // was, gone by now): one readlink, not its maps. A user-mode helper,
-        // kthreadd's child too, has one, and a maps like any process.
+        // kthreadd's child too, has one, and maps like any process's.
         if kernelThreads?.contains(pid) == true && !hasExecutable(pid) {
             result.kernelThreads += 1
             continue

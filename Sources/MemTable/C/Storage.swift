@@ -145,6 +145,12 @@ final class Storage<Value> {
         }
     }
 
+    /// A run as the C library describes it, its first `count` slots.
+    private func run(_ r: mem_table_run, count: Int) -> Run {
+        Run(slots: UnsafeRawPointer(r.slots).map { $0.assumingMemoryBound(to: UInt.self) },
+            count: count, start: r.pa, shift: UInt64(r.shift), level: Int(r.level - baseLevel))
+    }
+
     /// The run of slots from the first entry at or after `start` to the end
     /// of its table or to `end` (an empty one if there is none before `end`).
     @usableFromInline
@@ -155,9 +161,7 @@ final class Storage<Value> {
         }
         // Only the slots that start before `end`: the scan need not check.
         let before = (end - 1 - r.pa) >> UInt64(r.shift) + 1
-        return Run(slots: UnsafeRawPointer(r.slots).map { $0.assumingMemoryBound(to: UInt.self) },
-                   count: Int(min(UInt64(r.count), before)), start: r.pa, shift: UInt64(r.shift),
-                   level: Int(r.level - baseLevel))
+        return run(r, count: Int(min(UInt64(r.count), before)))
     }
 
     /// The value of a raw entry that is a box.
@@ -459,10 +463,7 @@ final class Storage<Value> {
         typealias Visitor = (mem_table_run) -> Void
         var st = mem_table_stats()
         withoutActuallyEscaping(body) { body in
-            var visit: Visitor = { r in
-                body(Run(slots: UnsafeRawPointer(r.slots).map { $0.assumingMemoryBound(to: UInt.self) },
-                         count: Int(r.count), start: r.pa, shift: UInt64(r.shift), level: Int(r.level - baseLevel)))
-            }
+            var visit: Visitor = { r in body(self.run(r, count: Int(r.count))) }
             withUnsafeMutablePointer(to: &visit) { visitor in
                 _ = mem_table_stats_walk(table, &st, { run, arg in
                     arg.unsafelyUnwrapped.assumingMemoryBound(to: Visitor.self).pointee(run.unsafelyUnwrapped.pointee)
