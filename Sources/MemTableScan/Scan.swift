@@ -209,9 +209,10 @@ public func scan(_ options: ScanOptions) -> ScanResult {
         if options.progress {
             writeStandardError("\rmemtable scan: \(index + 1)/\(pids.count) processes\u{1b}[K")
         }
-        // A child of kthreadd without an executable is a kernel thread (or
-        // was, gone by now): one readlink, not its maps. A user-mode helper,
-        // kthreadd's child too, has one, and maps like any process's.
+        // A child of kthreadd without an executable is a kernel thread (one
+        // gone by now counts with them): one readlink, not its maps. A
+        // user-mode helper, kthreadd's child too, has one, and maps like any
+        // process's.
         if kernelThreads?.contains(pid) == true && !hasExecutable(pid) {
             result.kernelThreads += 1
             continue
