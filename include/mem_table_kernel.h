@@ -117,6 +117,12 @@ enum pg_level {
 #define container_of(ptr, type, member) \
 	((type *)((uintptr_t)(ptr) - offsetof(type, member)))
 
+/* <asm/cache.h> on x86, <linux/prefetch.h> */
+#ifndef L1_CACHE_BYTES
+#define L1_CACHE_BYTES 64
+#endif
+#define prefetch(x) __builtin_prefetch(x)
+
 /* <linux/init.h>, <linux/cache.h>: no sections in userspace. */
 #define __init
 #define __ro_after_init
