@@ -51,6 +51,7 @@ struct ScanCommand: ParsableCommand {
         let huge = takeTablesFromHugePages()
         assert(huge, "memtable scan: the library had memory out before the scan")
         var warmUp = a.json ? ReportWarmUp() : nil
+        defer { warmUp?.finish() }
         var options = a.scanOptions
         options.progress = !a.json && isatty(2) == 1 && a.pids.count != 1
         let result = scan(options)
