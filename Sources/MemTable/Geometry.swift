@@ -15,21 +15,28 @@ public struct PageLevel: RawRepresentable, Hashable, Comparable, Sendable, Codab
     public var rawValue: Int
 
     /// Creates a level from its index.
+    @inlinable
     public init(rawValue: Int) { self.rawValue = rawValue }
 
     /// Creates a level from its index.
+    @inlinable
     public init(integerLiteral value: Int) { self.rawValue = value }
 
+    // The levels are inlinable constants, not stored globals: a client's
+    // `level == .pte` in a loop over entries would otherwise call the
+    // global's accessor each time.
+
     /// The smallest pages (4 KiB on x86-64).
-    public static let pte: PageLevel = 0
+    @inlinable public static var pte: PageLevel { 0 }
     /// The next size (2 MiB on x86-64).
-    public static let pmd: PageLevel = 1
+    @inlinable public static var pmd: PageLevel { 1 }
     /// The next size (1 GiB on x86-64).
-    public static let pud: PageLevel = 2
+    @inlinable public static var pud: PageLevel { 2 }
     /// The next size (512 GiB on x86-64).
-    public static let p4d: PageLevel = 3
+    @inlinable public static var p4d: PageLevel { 3 }
 
     /// Smaller pages first: `.pte < .pmd`.
+    @inlinable
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// `level 0`, `level 1`...

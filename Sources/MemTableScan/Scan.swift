@@ -494,61 +494,92 @@ public struct HekiSummary {
 /// ``HekiSummary/statistics``: a table of scattered pages is mostly empty
 /// slots, and each walk reads them all.
 public func heki(_ result: ScanResult) -> HekiSummary {
-    var runs: [PermissionRun] = []
-    var histogram = [Int](repeating: 0, count: 8), runCounts = histogram
     let pageSize = result.counters.geometry.pageSize
     let merging = !result.virtual && result.counters.geometry.entrySize(at: .pmd) == 512 * pageSize
+    var walk = HekiWalk(pageSize: pageSize)
+    defer { walk.counts.deallocate() }
+    let statistics = result.counters.statistics { walk.visit($0) }
+    walk.finish()
+    var s = HekiSummary(statistics: statistics)
+    s.runs = walk.runs
+    for raw in 0..<8 where walk.counts[raw] > 0 {
+        s.histogram[Permissions(rawValue: UInt8(raw))] = walk.counts[raw]
+        s.runsPerPermission[Permissions(rawValue: UInt8(raw))] = walk.counts[8 + raw]
+    }
+    s.mergedLargePages = merging ? walk.mergedLargePages : 0
+    // The table of minimal permissions has a page table where the counters
+    // have a large entry.
+    let tableBytes = walk.largeEntries > 0 || s.mergedLargePages > 0 ? pageTableBytes(result.counters.geometry) : 0
+    s.entriesBefore = walk.pages
+    s.bytesBefore = statistics.bytes + walk.largeEntries * tableBytes
+    s.entriesAfter = s.entriesBefore - 511 * s.mergedLargePages
+    s.bytesAfter = s.bytesBefore - s.mergedLargePages * tableBytes
+    return s
+}
+
+/// What heki(_:) gathers entry by entry, in ascending address order. The
+/// walk calls visit() for every page, so a page that extends the run under
+/// way costs a few comparisons; the counts per permission set are added
+/// as each run ends, into a buffer of their own (arrays would check their
+/// uniqueness and bounds at each).
+private struct HekiWalk {
+    let pageSize: UInt64
+    var runs: [PermissionRun] = []
+    /// Pages, then runs, per permission set.
+    let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: 16)
+    var largeEntries = 0, mergedLargePages = 0
     // The region under way (2 MiB), its pages so far and whether they agree.
     var region: UInt64 = .max, inRegion = 0, uniform = true, regionPermissions: UInt8 = 0
-    var run = PermissionRun(start: 0, pages: 0, permissions: [])
-    var pages = 0, largeEntries = 0, mergedLargePages = 0
-    let statistics = result.counters.statistics { e in
-        let address = e.addresses.lowerBound, p = e.value.permissions
+    /// The run under way (none while its pages are 0) and the address after it.
+    var run = PermissionRun(start: 0, pages: 0, permissions: []), runEnd: UInt64 = 0
+
+    init(pageSize: UInt64) {
+        self.pageSize = pageSize
+        counts.initialize(repeating: 0)
+    }
+
+    /// Pages in all.
+    var pages: Int { counts[0..<8].reduce(0, +) }
+
+    @inline(__always)
+    mutating func visit(_ e: MemTable<PageCounters>.Entry) {
+        let address = e.addresses.lowerBound.rawValue, p = e.value.permissions
         var n = 1
-        if e.level != .pte {
+        if _slowPath(e.level != .pte) {
             // A large entry (scan() stores a huge page as one).
-            n = Int((e.addresses.upperBound.rawValue - address.rawValue) / pageSize) + 1
+            n = Int((e.addresses.upperBound.rawValue - address) / pageSize) + 1
             largeEntries += 1
             // A region of one permission set already.
             if n == 512 { mergedLargePages += 1 }
             region = .max
         } else {
-            if address.rawValue >> 21 != region {
-                region = address.rawValue >> 21
+            if address >> 21 != region {
+                region = address >> 21
                 inRegion = 0
                 uniform = true
                 regionPermissions = p.rawValue
             }
-            inRegion += 1
+            inRegion &+= 1
             uniform = uniform && p.rawValue == regionPermissions
             if inRegion == 512 && uniform { mergedLargePages += 1 }
         }
-        pages += n
-        histogram[Int(p.rawValue)] += n
-        if run.pages > 0 && run.permissions == p && run.start + UInt64(run.pages) * pageSize == address.rawValue {
-            run.pages += n
+        if run.pages > 0 && runEnd == address && run.permissions == p {
+            run.pages &+= n
         } else {
-            if run.pages > 0 { runs.append(run) }
-            runCounts[Int(p.rawValue)] += 1
-            run = PermissionRun(start: address.rawValue, pages: n, permissions: p)
+            finish()
+            run = PermissionRun(start: address, pages: n, permissions: p)
         }
+        runEnd = e.addresses.upperBound.rawValue &+ 1
     }
-    if run.pages > 0 { runs.append(run) }
-    var s = HekiSummary(statistics: statistics)
-    s.runs = runs
-    for raw in 0..<8 where histogram[raw] > 0 {
-        s.histogram[Permissions(rawValue: UInt8(raw))] = histogram[raw]
-        s.runsPerPermission[Permissions(rawValue: UInt8(raw))] = runCounts[raw]
+
+    /// Ends the run under way.
+    mutating func finish() {
+        guard run.pages > 0 else { return }
+        runs.append(run)
+        counts[Int(run.permissions.rawValue & 7)] += run.pages
+        counts[8 + Int(run.permissions.rawValue & 7)] += 1
+        run.pages = 0
     }
-    s.mergedLargePages = merging ? mergedLargePages : 0
-    // The table of minimal permissions has a page table where the counters
-    // have a large entry.
-    let tableBytes = largeEntries > 0 || s.mergedLargePages > 0 ? pageTableBytes(result.counters.geometry) : 0
-    s.entriesBefore = pages
-    s.bytesBefore = statistics.bytes + largeEntries * tableBytes
-    s.entriesAfter = s.entriesBefore - 511 * s.mergedLargePages
-    s.bytesAfter = s.bytesBefore - s.mergedLargePages * tableBytes
-    return s
 }
 
 /// ``heki(_:)``, which counts the statistics in its own walk now.
