@@ -7,6 +7,7 @@ import CProcfs
 import Foundation
 import MemTable
 import MemTableScan
+import MemTableTestSupport
 import Testing
 
 @Suite("memtable scan: runs into segments")
@@ -69,8 +70,12 @@ struct CollectorTests {
     /// A mapping of 1 GiB (two threads read it, a buffer at a time) with
     /// clusters of pages touched and holes of every size between them
     /// (PAGEMAP_SCAN skips the long ones): the scan finds exactly the pages
-    /// touched. Virtual pages, so no privilege is needed.
-    @Test func aLargeSparseMappingIsReadWhole() throws {
+    /// touched. Virtual pages, so no privilege is needed. Again with the
+    /// scanning thread allowed one CPU, where the collector reads alone.
+    @Test(arguments: [false, true])
+    func aLargeSparseMappingIsReadWhole(oneCPU: Bool) throws {
+        if oneCPU { #expect(memtable_test_pin_thread() == 0, "sched_setaffinity: \(errno)") }
+        defer { if oneCPU { #expect(memtable_test_unpin_thread() == 0) } }
         let seed = UInt64.random(in: 1...UInt64.max)
         var rng = SplitMix(seed: seed)
         let size = 1 << 30, pages = UInt64(size / 4096)
