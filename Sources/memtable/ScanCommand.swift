@@ -50,8 +50,6 @@ struct ScanCommand: ParsableCommand {
         // Before the first table: the scan's tables from huge pages.
         let huge = takeTablesFromHugePages()
         assert(huge, "memtable scan: the library had memory out before the scan")
-        var warmUp = a.json ? ReportWarmUp() : nil
-        defer { warmUp?.finish() }
         var options = a.scanOptions
         options.progress = !a.json && isatty(2) == 1 && a.pids.count != 1
         let result = scan(options)
@@ -72,7 +70,6 @@ struct ScanCommand: ParsableCommand {
                 + "/proc/PID/pagemap needs CAP_SYS_ADMIN (run as root), or use --virtual to count virtual pages\n")
             throw ExitCode(1)
         }
-        warmUp?.finish()
         let summary = heki(result)
         let report = ScanReport(result, summary: summary, pages: a.pages)
         if a.json {
@@ -86,36 +83,6 @@ struct ScanCommand: ParsableCommand {
         withExtendedLifetime(result) {
             Glibc.exit(a.failOnWX && !result.wxPages.isEmpty ? 3 : 0)
         }
-    }
-}
-
-/// The JSON report's code run once on a second thread while the scan reads
-/// /proc: Codable's generic containers, the dictionaries and the statistics
-/// walk instantiate their metadata and witness tables at their first use, in
-/// all 0.1-0.2 ms of a scan of 2-4 ms, and a few microseconds after that. It
-/// reports nothing (an empty scan, its report thrown away) and holds every
-/// signal blocked (they are the main thread's).
-struct ReportWarmUp {
-    private var thread = pthread_t()
-    private var running = false
-
-    /// Starts it; without a thread, the report pays its first use itself.
-    init() {
-        var all = sigset_t(), old = sigset_t()
-        sigfillset(&all)
-        pthread_sigmask(SIG_SETMASK, &all, &old)
-        running = pthread_create(&thread, nil, { _ in
-            let empty = scan(ScanOptions(pids: []))
-            _ = try? ScanReport(empty, summary: heki(empty), pages: false).json()
-            return nil
-        }, nil) == 0
-        pthread_sigmask(SIG_SETMASK, &old, nil)
-    }
-
-    /// Waits for it to end.
-    mutating func finish() {
-        if running { pthread_join(thread, nil) }
-        running = false
     }
 }
 
