@@ -769,6 +769,14 @@ MEM_TABLE_API void **mem_table_prev(struct mem_table *table, phys_addr_t *pa, un
  * @shift: log2 of the bytes each slot covers: slot i starts at
  *         @pa + (i << @shift).
  * @level: The entries' level, as mem_table_load() reports it.
+ * @occupied: The groups of slots that may hold a leaf: bit j covers slots
+ *            j << @group_shift to ((j + 1) << @group_shift) - 1; a clear
+ *            bit, slots without one. mem_table_stats_walk() sets exactly
+ *            the groups with a leaf (a table of scattered pages is read
+ *            once, by the walk); mem_table_next_run() sets every group.
+ * @group_shift: log2 of the slots a bit of @occupied covers: the fewest
+ *            that fit any run of the table in 64 bits (8, a cache line,
+ *            for 512 slots of 8 bytes).
  */
 struct mem_table_run {
 	void **slots;
@@ -776,6 +784,8 @@ struct mem_table_run {
 	phys_addr_t pa;
 	unsigned int shift;
 	unsigned int level;
+	uint64_t occupied;
+	unsigned int group_shift;
 };
 
 /**
@@ -874,7 +884,10 @@ typedef int (*mem_table_run_fn)(const struct mem_table_run *run, void *arg);
  * One walk for a caller that wants a table's statistics and its leaves: a
  * table of scattered pages is mostly empty slots, and each walk reads them
  * all. The caller scans each run in a tight loop, as after
- * mem_table_next_run(); a run the size of a table is one call.
+ * mem_table_next_run(); a run the size of a table is one call. Each run's
+ * @occupied has exactly the groups of slots that hold a leaf: the caller
+ * reads those, and a table of a few scattered pages a few cache lines of it,
+ * not all of it again.
  *
  * Context: Does not allocate.
  * Return: 0; the first non-zero value @fn returned, which stops the walk

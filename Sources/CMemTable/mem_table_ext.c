@@ -1528,6 +1528,8 @@ int mem_table_next_run(struct mem_table *table, phys_addr_t pa, struct mem_table
 	run->pa = found;
 	run->shift = l->shift;
 	run->level = _mem_table_level_number(l);
+	run->group_shift = _mem_table_group_shift(l);
+	run->occupied = _mem_table_groups(run->count, run->group_shift);
 	return 1;
 }
 
@@ -1617,9 +1619,13 @@ static inline void _mem_table_prefetch(const struct mem_table *table, size_t siz
 		prefetch(p + k);
 }
 
-/* Hand @fn the slots @first to @last of @table: leaves, empty slots and reservations. */
+/*
+ * Hand @fn the slots @first to @last of @table: leaves, empty slots and reservations;
+ * @occupied, the groups of them with a leaf.
+ */
 static int _mem_table_stats_run(struct mem_table *table, unsigned int first, unsigned int last,
-				phys_addr_t base, unsigned int base_level, mem_table_run_fn fn, void *arg)
+				uint64_t occupied, phys_addr_t base, unsigned int base_level,
+				mem_table_run_fn fn, void *arg)
 {
 	const struct mem_table_level *level = table->level;
 	struct mem_table_run run = {
@@ -1628,24 +1634,70 @@ static int _mem_table_stats_run(struct mem_table *table, unsigned int first, uns
 		.pa = base + ((phys_addr_t)first << level->shift),
 		.shift = level->shift,
 		.level = base_level + level->number,
+		.occupied = occupied,
+		.group_shift = _mem_table_group_shift(level),
 	};
 
 	return fn(&run, arg);
+}
+
+/*
+ * A table of the smallest entries, for _mem_table_stats(): leaves only, so a loop
+ * that calls nothing and keeps its counts in registers (the general one spills
+ * them around its calls), and one run for @fn, from the first leaf to the last.
+ */
+static int _mem_table_stats_ptes(struct mem_table *table, phys_addr_t base, unsigned int base_level,
+				 struct mem_table_stats *stats, mem_table_run_fn fn, void *arg)
+{
+	const struct mem_table_level *level = table->level;
+	const unsigned int group_shift = _mem_table_group_shift(level), n = level->nentries;
+	unsigned long leaves = 0, values = 0;
+	unsigned int i, first = n, last = 0;
+	uint64_t occupied = 0;	/* from the first leaf on */
+
+	for (i = 0; i < n; i++) {
+		void *e = table->entries[i];
+
+		if (!e) {
+			while (i + 8 < n && !_mem_table_any8(table->entries + i + 1))
+				i += 8;
+			continue;
+		}
+		if (mem_table_is_reserved(e))
+			continue;
+		if (first == n)
+			first = i;
+		last = i;
+		occupied |= 1ULL << ((i - first) >> group_shift);
+		leaves++;
+		values += mem_table_is_value(e);
+	}
+	stats->leaves[0] += leaves;
+	stats->values[0] += values;
+	stats->count += leaves;
+	stats->pages += leaves;
+	if (fn && leaves)
+		return _mem_table_stats_run(table, first, last, occupied, base, base_level, fn, arg);
+	return 0;
 }
 
 static int _mem_table_stats(struct mem_table *table, phys_addr_t base, unsigned int base_level,
 			    struct mem_table_stats *stats, mem_table_run_fn fn, void *arg)
 {
 	const struct mem_table_level *level = table->level;
+	const unsigned int group_shift = _mem_table_group_shift(level);
 	size_t leaves = 0, values = 0;
 	unsigned int i, first = 0, last = 0;
 	bool run = false;	/* leaves since the last table: first to last */
+	uint64_t occupied = 0;	/* the run's groups with a leaf */
 	int ret = 0;
 
 	stats->tables[level->number]++;
 	stats->bytes += _mem_table_size(level);
-	if (!level->number)
+	if (!level->number) {
 		_mem_table_prefetch(table, _mem_table_size(level));
+		return _mem_table_stats_ptes(table, base, base_level, stats, fn, arg);
+	}
 	/* Counted in locals, added once: a table of pages is 512 slots. */
 	for (i = 0; i < level->nentries; i++) {
 		void *e = table->entries[i];
@@ -1661,7 +1713,8 @@ static int _mem_table_stats(struct mem_table *table, phys_addr_t base, unsigned 
 			/* The leaves before it come first. */
 			if (fn && run) {
 				run = false;
-				ret = _mem_table_stats_run(table, first, last, base, base_level, fn, arg);
+				ret = _mem_table_stats_run(table, first, last, occupied, base, base_level,
+							   fn, arg);
 				if (ret)
 					break;
 			}
@@ -1680,15 +1733,18 @@ static int _mem_table_stats(struct mem_table *table, phys_addr_t base, unsigned 
 				break;
 			continue;
 		}
-		if (!run)
+		if (!run) {
 			first = i;
+			occupied = 0;
+		}
 		run = true;
 		last = i;
+		occupied |= 1ULL << ((i - first) >> group_shift);
 		leaves++;
 		values += mem_table_is_value(e);
 	}
 	if (fn && run && !ret)
-		ret = _mem_table_stats_run(table, first, last, base, base_level, fn, arg);
+		ret = _mem_table_stats_run(table, first, last, occupied, base, base_level, fn, arg);
 	stats->leaves[level->number] += leaves;
 	stats->values[level->number] += values;
 	stats->count += leaves;

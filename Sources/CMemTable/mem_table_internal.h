@@ -93,6 +93,27 @@ static inline bool _mem_table_in_range(const struct mem_table *table, phys_addr_
 	return bits >= 64 || !(pa >> bits);
 }
 
+/*
+ * The slots a bit of mem_table_run.occupied covers, log2: the fewest that fit any run of
+ * a table of @level in 64 bits.
+ */
+static inline unsigned int _mem_table_group_shift(const struct mem_table_level *level)
+{
+	unsigned int shift = 0;
+
+	while ((level->nentries - 1) >> shift >= 64)
+		shift++;
+	return shift;
+}
+
+/* Every group of a run of @count slots. */
+static inline uint64_t _mem_table_groups(unsigned long count, unsigned int group_shift)
+{
+	unsigned long groups = ((count - 1) >> group_shift) + 1;
+
+	return groups >= 64 ? ~0ULL : (1ULL << groups) - 1;
+}
+
 static inline size_t _mem_table_size(const struct mem_table_level *level)
 {
 	struct mem_table *table;

@@ -981,6 +981,22 @@ struct stats_visit {
 	bool in_order;
 };
 
+/* Whether @run's occupied bits are exactly its groups of slots with a leaf. */
+static bool occupied_exact(const struct mem_table_run *run)
+{
+	uint64_t want = 0;
+
+	if ((run->count - 1) >> run->group_shift >= 64)
+		return false;
+	for (unsigned long i = 0; i < run->count; i++) {
+		void *e = run->slots[i];
+
+		if (e && !mem_table_is_reserved(e))
+			want |= 1ULL << (i >> run->group_shift);
+	}
+	return run->occupied == want;
+}
+
 static int stats_visit(const struct mem_table_run *run, void *arg)
 {
 	struct stats_visit *v = arg;
@@ -988,6 +1004,8 @@ static int stats_visit(const struct mem_table_run *run, void *arg)
 	if (v->runs++ == 0)
 		v->in_order = true;
 	v->in_order = v->in_order && run->count >= 1 && run->slots[0] && run->slots[run->count - 1];
+	/* 512 slots a table: a group is 8 slots, a cache line. */
+	v->in_order = v->in_order && run->group_shift == 3 && occupied_exact(run);
 	for (unsigned long i = 0; i < run->count; i++) {
 		void *e = run->slots[i];
 		phys_addr_t pa = run->pa + ((phys_addr_t)i << run->shift);
@@ -1000,6 +1018,76 @@ static int stats_visit(const struct mem_table_run *run, void *arg)
 		v->seen++;
 	}
 	return v->seen > v->stop_at ? 77 : 0;
+}
+
+/*
+ * mem_table_run.occupied and .group_shift, for tables of 2 to 65,536 slots: the
+ * stats walk's runs say exactly which groups hold a leaf (reservations are not
+ * leaves), a group is the fewest slots that fit a table in 64 bits, and
+ * mem_table_next_run() gives every group of its run.
+ */
+struct groups_visit {
+	const struct mem_table_geometry *geo;
+	size_t runs, leaves;
+	bool ok;
+};
+
+static int groups_visit(const struct mem_table_run *run, void *arg)
+{
+	struct groups_visit *v = arg;
+	unsigned int n = v->geo->levels[run->level - PG_LEVEL_4K].nentries, gs = run->group_shift;
+
+	v->runs++;
+	v->ok = v->ok && occupied_exact(run) && (n - 1) >> gs < 64 && (!gs || (n - 1) >> (gs - 1) >= 64);
+	for (unsigned long i = 0; i < run->count; i++)
+		v->leaves += run->slots[i] && !mem_table_is_reserved(run->slots[i]);
+	return 0;
+}
+
+static void check_stats_walk_groups(void)
+{
+	struct mem_table_geometry tiny, wide;
+	const struct mem_table_geometry *geos[] = {
+		x86, &mem_table_geometry_arm64_16k, &mem_table_geometry_arm64_64k, &tiny, &wide,
+	};
+	uint64_t seed = 0x5eed0002, state = seed;
+
+	CHECK(mem_table_geometry_init(&tiny, 12, 1, 17, PG_LEVEL_4K) == 0);	/* 2 slots a table, 5 levels */
+	CHECK(mem_table_geometry_init(&wide, 12, 16, 36, PG_LEVEL_4K) == 0);	/* 65,536 */
+	for (unsigned int g = 0; g < sizeof(geos) / sizeof(geos[0]); g++) {
+		const struct mem_table_geometry *geo = geos[g];
+		struct mem_table *t = mem_table_alloc_geometry(geo, &full_ops);
+		phys_addr_t limit = 1ULL << (geo->phys_bits < 40 ? geo->phys_bits : 40);
+		struct groups_visit v = { .geo = geo, .ok = true };
+		struct mem_table_stats st;
+		struct mem_table_run run;
+		size_t n = 0;
+
+		for (int k = 0; k < 300; k++) {
+			/* Pages in runs of 1 to 40, anywhere below 1 TiB; now and then a reservation. */
+			phys_addr_t at = (xorshift64s(&state) % limit) & ~(((phys_addr_t)1 << geo->page_shift) - 1);
+			unsigned int len = 1 + xorshift64s(&state) % 40;
+
+			for (unsigned int j = 0; j < len && at < limit; j++, at += 1ULL << geo->page_shift) {
+				if (mem_table_load(t, at, NULL))
+					continue;
+				if (k % 16 == 15)
+					CHECK(mem_table_reserve(t, at, PG_LEVEL_4K) == 0);
+				else if (mem_table_store(t, at, PG_LEVEL_4K, V(k), NULL) == 0)
+					n++;
+			}
+		}
+		CHECK(mem_table_stats_walk(t, &st, groups_visit, &v) == 0);
+		/* A table of pages with a leaf is one run (one of reservations alone, none). */
+		CHECK(v.ok && v.leaves == n && st.count == n && v.runs > 0 && v.runs <= st.tables[0]);
+		CHECK(mem_table_next_run(t, 0, &run) == 1);
+		CHECK(run.occupied == ((run.count - 1) >> run.group_shift >= 63 ? ~0ULL :
+				       (1ULL << (((run.count - 1) >> run.group_shift) + 1)) - 1));
+		if (!v.ok || v.leaves != n)
+			printf("check_stats_walk_groups: geometry %u, seed %#" PRIx64 "\n", g, seed);
+		mem_table_free(t);
+	}
+	check_clean();
 }
 
 static void check_sparse_stats_next(void)
@@ -1155,6 +1243,7 @@ int main(void)
 	check_ranges_top();
 	check_count_create();
 	check_sparse_stats_next();
+	check_stats_walk_groups();
 	check_allocator();
 
 	printf("%lu passed, %lu failed\n", checks_passed, checks_run - checks_passed);

@@ -125,6 +125,10 @@ final class Storage<Value> {
         @usableFromInline let start: UInt64
         @usableFromInline let shift: UInt64
         @usableFromInline let level: Int
+        /// The groups of slots that may hold an entry, `1 << groupShift`
+        /// slots a bit (`mem_table_run.occupied`).
+        @usableFromInline let occupied: UInt64
+        @usableFromInline let groupShift: Int
 
         @inlinable
         func slot(_ i: Int) -> UInt { slots.unsafelyUnwrapped[i] }
@@ -147,8 +151,11 @@ final class Storage<Value> {
 
     /// A run as the C library describes it, its first `count` slots.
     private func run(_ r: mem_table_run, count: Int) -> Run {
-        Run(slots: UnsafeRawPointer(r.slots).map { $0.assumingMemoryBound(to: UInt.self) },
-            count: count, start: r.pa, shift: UInt64(r.shift), level: Int(r.level - baseLevel))
+        let groups = (count - 1) >> Int(r.group_shift) + 1
+        return Run(slots: UnsafeRawPointer(r.slots).map { $0.assumingMemoryBound(to: UInt.self) },
+                   count: count, start: r.pa, shift: UInt64(r.shift), level: Int(r.level - baseLevel),
+                   occupied: groups >= 64 ? r.occupied : r.occupied & (1 &<< UInt64(groups) &- 1),
+                   groupShift: Int(r.group_shift))
     }
 
     /// The run of slots from the first entry at or after `start` to the end
@@ -157,7 +164,7 @@ final class Storage<Value> {
     func run(from start: UInt64, to end: UInt64) -> Run {
         var r = mem_table_run()
         guard start < end, mem_table_next_run(table, start, &r) == 1, r.pa < end else {
-            return Run(slots: nil, count: 0, start: 0, shift: 0, level: 0)
+            return Run(slots: nil, count: 0, start: 0, shift: 0, level: 0, occupied: 0, groupShift: 0)
         }
         // Only the slots that start before `end`: the scan need not check.
         let before = (end - 1 - r.pa) >> UInt64(r.shift) + 1
