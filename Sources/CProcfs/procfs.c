@@ -200,6 +200,7 @@ long procfs_read_maps(struct procfs_collector *c, int pid)
 
 	c->maps_length = 0;
 	c->nr_mappings = 0;
+	c->ahead_n = 0;
 	c->nr_runs = 0;
 	c->nr_active = 0;
 	c->next_run = 0;
@@ -550,6 +551,54 @@ static void helper_free(struct procfs_helper *h)
 	free(h);
 }
 
+/*
+ * The pages of a mapping of one buffer or less, @j's: its entries, with those of the
+ * mappings right after it without a hole between them, as many as the buffer holds, in
+ * one read. A process's libraries and their data are dozens of mappings side by side
+ * (a whole machine here: 286 mappings in 23 such stretches), and each read of the
+ * pagemap is a system call and a walk set up, whatever its length. What the read
+ * brought along waits in c->buffer for the calls of those mappings.
+ */
+static void read_small(struct procfs_collector *c, struct job *j, struct part *p)
+{
+	const struct procfs_mapping *m = j->m, *last = c->mappings + c->nr_mappings;
+	size_t n = (m->end - m->start) >> 12, want = n;
+	struct run r = { 0 };
+	int err;
+
+	if (c->ahead_n < n || c->ahead_va != m->start || c->ahead_fd != j->fd) {
+		ssize_t got;
+
+		c->ahead_n = 0;
+		if (m >= c->mappings && m < last) {
+			for (const struct procfs_mapping *next = m + 1; next < last && next->start == next[-1].end &&
+			     !next->vsyscall && want + ((next->end - next->start) >> 12) <= BUFFER_PAGES; next++)
+				want += (next->end - next->start) >> 12;
+		}
+		do
+			got = pread(j->fd, c->buffer, want * 8, (off_t)((m->start >> 12) * 8));
+		while (got < 0 && errno == EINTR);
+		if (got < (ssize_t)(n * 8)) {
+			/* Gone, or short: the general loop reads it and says which. */
+			read_pages(j, p, 0);
+			return;
+		}
+		c->ahead_va = m->start;
+		c->ahead_at = 0;
+		c->ahead_n = (size_t)got / 8;
+		c->ahead_fd = j->fd;
+	}
+	p->buffer = c->buffer + c->ahead_at;
+	err = add_entries(p, j, m->start, n, &r);
+	if (err >= 0)
+		err = flush_run(p, &r);
+	if (err < 0)
+		j->error = err;
+	c->ahead_at += n;
+	c->ahead_n -= n;
+	c->ahead_va = m->end;
+}
+
 int procfs_collect(struct procfs_collector *c, int fd, const struct procfs_mapping *m,
 		   unsigned int flags, uint64_t base)
 {
@@ -562,6 +611,11 @@ int procfs_collect(struct procfs_collector *c, int fd, const struct procfs_mappi
 	};
 	struct procfs_helper *h = NULL;
 
+	if ((m->end - m->start) >> 12 <= BUFFER_PAGES) {
+		read_small(c, &j, &p);
+		goto out;
+	}
+	c->ahead_n = 0;
 	/*
 	 * A mapping of several buffers is read by two threads: the kernel's walk of the
 	 * page tables is most of a scan's time, and this machine has cores for it. Not
@@ -604,6 +658,7 @@ int procfs_collect(struct procfs_collector *c, int fd, const struct procfs_mappi
 		p.swapped += h->part.swapped;
 		p.hidden += h->part.hidden;
 	}
+out:
 	c->runs = p.runs;
 	c->nr_runs = p.nr_runs;
 	c->runs_capacity = p.capacity;

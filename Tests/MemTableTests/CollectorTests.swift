@@ -67,6 +67,52 @@ struct CollectorTests {
         }
     }
 
+    /// Mappings side by side, each with its own permissions, some pages of
+    /// each touched: the collector reads them in one read while they fit
+    /// its buffer (32 MiB of addresses) and the next in another, and every
+    /// page must come with its own mapping's permissions. Stretches of 3 to
+    /// 5,000 pages, so that some fill the buffer and some do not; virtual
+    /// pages, so no privilege is needed.
+    @Test func mappingsSideBySideReadTogether() throws {
+        let seed = UInt64.random(in: 1...UInt64.max)
+        var rng = SplitMix(seed: seed)
+        let page = 4096
+        var lengths: [Int] = []
+        for _ in 0..<24 { lengths.append(rng.next() % 4 == 0 ? 3_000 + Int(rng.next() % 2_000) : 1 + Int(rng.next() % 40)) }
+        let total = lengths.reduce(0, +)
+        let m = try #require(mmap(nil, total * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        defer { munmap(m, total * page) }
+        _ = madvise(m, total * page, 15 /* MADV_NOHUGEPAGE */)
+        let start = UInt64(UInt(bitPattern: m))
+        // Each stretch read-only, read-write or read-execute in turn (neighbours
+        // differ, so the kernel keeps them apart); a third of its pages touched.
+        let protections = [PROT_READ, PROT_READ | PROT_WRITE, PROT_READ | PROT_EXEC]
+        var expected = [UInt64: Int32]()
+        var at = 0
+        for (i, n) in lengths.enumerated() {
+            for k in 0..<n where k % 3 == 0 || k == n - 1 {
+                (m + (at + k) * page).storeBytes(of: 1, as: UInt8.self)
+                expected[start + UInt64((at + k) * page)] = protections[i % 3]
+            }
+            #expect(mprotect(m + at * page, n * page, protections[i % 3]) == 0)
+            at += n
+        }
+        let result = scan(ScanOptions(pids: [getpid()], virtual: true))
+        let range = PhysicalAddress(start)..<PhysicalAddress(start + UInt64(total * page))
+        var found = 0
+        for e in result.counters.entries(in: range) {
+            #expect(e.level == .pte, "seed \(seed)")
+            let address = e.addresses.lowerBound.rawValue
+            let want = expected[address]
+            let got = Int32(e.value.w > 0 ? PROT_WRITE : 0) | Int32(e.value.x > 0 ? PROT_EXEC : 0)
+                | Int32(e.value.r > 0 ? PROT_READ : 0)
+            #expect(want == got && e.value.procs == 1,
+                    "seed \(seed): page \((address - start) / 4096) has \(e.value), not \(String(describing: want))")
+            found += 1
+        }
+        #expect(found == expected.count, "seed \(seed): \(found) pages found, \(expected.count) touched")
+    }
+
     /// A mapping of 1 GiB (two threads read it, a buffer at a time) with
     /// clusters of pages touched and holes of every size between them
     /// (PAGEMAP_SCAN skips the long ones): the scan finds exactly the pages

@@ -115,6 +115,15 @@ struct procfs_collector {
 	uint64_t *buffer;
 	int cannot_scan;
 
+	/*
+	 * Entries that a read of a small mapping brought along for the mappings right
+	 * after it: ahead_n of them, from ahead_va on, at buffer + ahead_at, of the
+	 * pagemap ahead_fd (procfs_collect(); procfs_read_maps() forgets them).
+	 */
+	uint64_t ahead_va;
+	size_t ahead_at, ahead_n;
+	int ahead_fd;
+
 	/* A second thread that reads large mappings beside the caller (or none). */
 	struct procfs_helper *helper;
 	int no_helper;
@@ -132,7 +141,9 @@ long procfs_read_maps(struct procfs_collector *c, int pid);
 
 /*
  * Read the pagemap @fd of @m (one of c->mappings) and add its present pages as runs
- * (a mapping of 128 MiB or more with a second thread, started the first time);
+ * (a mapping of 128 MiB or more with a second thread, started the first time; one of
+ * 32 MiB or less in one read with the mappings right after it that fit the buffer,
+ * whose own calls then read nothing);
  * count present, swapped and hidden (frame read as 0) pages. @flags: PROCFS_VIRTUAL
  * (keys are @base | address), PROCFS_DECLARED. Returns 0 or -errno: -ESRCH if the
  * process's memory is gone (its pagemap reads short), -ENOMEM.
