@@ -380,6 +380,15 @@ static int add_entries(struct part *p, const struct job *j, uint64_t va, size_t 
 			size_t k = i + 1, stop = k + (RUN_PAGES - run.pages < n - k ? RUN_PAGES - run.pages : n - k);
 			uint64_t want = e + 1;
 
+			/* Eight at a time while all eight follow (a huge page's do). */
+			while (k + 8 <= stop &&
+			       !((entries[k] ^ want) | (entries[k + 1] ^ (want + 1)) |
+				 (entries[k + 2] ^ (want + 2)) | (entries[k + 3] ^ (want + 3)) |
+				 (entries[k + 4] ^ (want + 4)) | (entries[k + 5] ^ (want + 5)) |
+				 (entries[k + 6] ^ (want + 6)) | (entries[k + 7] ^ (want + 7)))) {
+				want += 8;
+				k += 8;
+			}
 			while (k < stop && entries[k] == want) {
 				want++;
 				k++;

@@ -157,7 +157,9 @@ struct CollectorTests {
     }
 
     /// A pagemap made up here (a memfd read as one): runs of consecutive
-    /// frames longer than a run holds, flags that change within them, frames
+    /// frames longer than a run holds, flags that change within them (at
+    /// each of the first 16 places of a run, and anywhere), a frame out of
+    /// line at each of those places, frames
     /// read as 0 and past the 2^52 a key can name, swapped and absent pages,
     /// on a private writable mapping. The runs must hold exactly the present
     /// pages, each with the permissions its flags allow, 512 at most a run.
@@ -167,11 +169,22 @@ struct CollectorTests {
         let seed = UInt64.random(in: 1...UInt64.max)
         var rng = SplitMix(seed: seed)
         var entries: [UInt64] = []
-        while entries.count < 6000 {
+        // Consecutive frames that stop following at each place of the first
+        // 16 (the collector compares eight at a time): a flag flipped, then
+        // a frame out of line.
+        for change in 0..<32 {
+            var pfn = rng.next() % (1 << 40) + 1
+            for k in 0..<40 {
+                let f = change < 16 && k == change ? exclusive : 0
+                entries.append(present | f | (change >= 16 && k == change - 16 ? pfn + 1000 : pfn))
+                pfn += 1
+            }
+        }
+        while entries.count < 7300 {
             // The first: 1,400 frames, more than two runs hold; the second
             // across the frames a key can name.
-            let kind = entries.isEmpty ? 3 : entries.count == 1400 ? 7 : rng.next() % 8
-            let length = entries.isEmpty ? 1400 : Int(rng.next() % 1400) + 1
+            let kind = entries.count == 1280 ? 3 : entries.count == 2680 ? 7 : rng.next() % 8
+            let length = entries.count == 1280 ? 1400 : Int(rng.next() % 1400) + 1
             var pfn = kind == 7 ? limit - UInt64(length / 2) : rng.next() % (1 << 40) + 1
             let flags = rng.next() % 2 == 0 ? exclusive : (rng.next() % 2 == 0 ? file : 0)
             for k in 0..<length {
