@@ -1652,10 +1652,40 @@ static int _mem_table_stats_ptes(struct mem_table *table, phys_addr_t base, unsi
 	const struct mem_table_level *level = table->level;
 	const unsigned int group_shift = _mem_table_group_shift(level), n = level->nentries;
 	unsigned long leaves = 0, values = 0;
-	unsigned int i, first = n, last = 0;
+	unsigned int i = 0, first = n, last = 0;
 	uint64_t occupied = 0;	/* from the first leaf on */
 
-	for (i = 0; i < n; i++) {
+	/*
+	 * Eight slots at a time, without a branch on each: a table of pages that a process
+	 * scattered over its frames holds a leaf in one slot of four or five, and a branch
+	 * a slot mispredicts at every turn. Eight slots reach two groups at most where a
+	 * group is eight slots or more (tables of 512 and more); smaller tables go slot
+	 * by slot below.
+	 */
+	for (; group_shift >= 3 && i + 8 <= n; i += 8) {
+		void *const *slot = table->entries + i;
+		unsigned int leaf = 0, value = 0, lo, hi;
+
+		if (!_mem_table_any8(slot))
+			continue;
+		for (unsigned int k = 0; k < 8; k++) {
+			unsigned int is = slot[k] && !mem_table_is_reserved(slot[k]);
+
+			leaf |= is << k;
+			value |= (is & mem_table_is_value(slot[k])) << k;
+		}
+		if (!leaf)
+			continue;
+		lo = i + __builtin_ctz(leaf);
+		hi = i + 31 - __builtin_clz(leaf);
+		if (first == n)
+			first = lo;
+		last = hi;
+		occupied |= 1ULL << ((lo - first) >> group_shift) | 1ULL << ((hi - first) >> group_shift);
+		leaves += __builtin_popcount(leaf);
+		values += __builtin_popcount(value);
+	}
+	for (; i < n; i++) {
 		void *e = table->entries[i];
 
 		if (!e) {
