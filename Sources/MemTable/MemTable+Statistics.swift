@@ -48,9 +48,9 @@ extension MemTable {
             // walk has read it and says which groups of slots hold a leaf, so
             // the scan reads only those (a table of scattered pages is a few
             // lines of 64). The scan of a stretch of groups is
-            // Entries.Iterator.nextLeaf()'s, written out again: a helper for both (the next occupied slot)
-            // made the iterator four times slower on full tables (`make
-            // bench-swift`, iterate).
+            // Entries.Iterator.nextLeaf()'s, written out again: a helper for
+            // both (the next occupied slot) made the iterator four times
+            // slower on full tables (`make bench-swift`, iterate).
             let size: UInt64 = 1 &<< run.shift, level = PageLevel(rawValue: run.level)
             var groups = run.occupied
             while groups != 0 {
