@@ -70,9 +70,10 @@ struct CollectorTests {
     /// Mappings side by side, each with its own permissions, some pages of
     /// each touched: the collector reads them in one read while they fit
     /// its buffer (32 MiB of addresses) and the next in another, and every
-    /// page must come with its own mapping's permissions. Stretches of 3 to
-    /// 5,000 pages, so that some fill the buffer and some do not; virtual
-    /// pages, so no privilege is needed.
+    /// page must come with its own mapping's permissions. Mappings of 1 to
+    /// 40 pages and of 3,000 to 5,000, so that the buffer (8,192 pages)
+    /// holds a few of them or a dozen; virtual pages, so no privilege is
+    /// needed.
     @Test func mappingsSideBySideReadTogether() throws {
         let seed = UInt64.random(in: 1...UInt64.max)
         var rng = SplitMix(seed: seed)
