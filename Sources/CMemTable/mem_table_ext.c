@@ -708,6 +708,31 @@ undo:
 }
 
 /*
+ * The table of pages that holds @pa, for a store: the table of the last page
+ * stored, or the walk down the levels (which makes what is missing), its path
+ * marked changed as the RFC's create does. NULL with *@ret = 1 if a large leaf
+ * is on the way, -ENOMEM if a table could not be made (nothing changed).
+ */
+static inline struct mem_table *_mem_table_hinted(struct mem_table *table, phys_addr_t pa, int *ret)
+{
+	struct mem_table_level *page = table->level - table->level->number;
+	struct mem_table_root *root = _mem_table_root(table);
+	struct mem_table *t = root->hint;
+	unsigned int i;
+
+	if (!t || pa - root->hint_base >= (phys_addr_t)page->nentries << page->shift) {
+		t = _mem_table_store_page_walk(table, pa, ret);
+		if (!t)
+			return NULL;
+	}
+	_mem_table_mark(table);
+	for (i = 0; i < root->hint_depth; i++)
+		_mem_table_mark(root->hint_path[i]);
+	_mem_table_mark(t);
+	return t;
+}
+
+/*
  * The fast path of mem_table_store() for a page: straight to the slot in
  * the table of the last page stored, or the walk down the levels. A large
  * leaf on the way sends the store to the general path (1); a failed
@@ -717,21 +742,13 @@ static inline int _mem_table_store_page(struct mem_table *table, phys_addr_t pa,
 {
 	struct mem_table_level *page = table->level - table->level->number;
 	struct mem_table_root *root = _mem_table_root(table);
-	struct mem_table *t = root->hint;
-	unsigned int i;
+	struct mem_table *t;
 	void **slot, *prev;
 	int ret;
 
-	if (!t || pa - root->hint_base >= (phys_addr_t)page->nentries << page->shift) {
-		t = _mem_table_store_page_walk(table, pa, &ret);
-		if (!t)
-			return ret;
-	}
-	/* Mark the path changed, as the RFC's create does. */
-	_mem_table_mark(table);
-	for (i = 0; i < root->hint_depth; i++)
-		_mem_table_mark(root->hint_path[i]);
-	_mem_table_mark(t);
+	t = _mem_table_hinted(table, pa, &ret);
+	if (!t)
+		return ret;
 	slot = &t->entries[_mem_table_index(page, pa)];
 	prev = mem_table_is_reserved(*slot) ? NULL : *slot;
 	MEM_TABLE_PUBLISH(slot, entry);
@@ -1255,6 +1272,51 @@ long mem_table_erase_range_incl(struct mem_table *table, phys_addr_t first, phys
 	return _mem_table_erase_range_last(table, first, last);
 }
 
+/*
+ * Whether [@start, @last] lies in one table of pages and is not all of it (all of
+ * it is one entry of the level above).
+ */
+static inline bool _mem_table_within_page_table(struct mem_table *table, phys_addr_t start,
+						phys_addr_t last)
+{
+	const struct mem_table_level *page = table->level - table->level->number;
+	phys_addr_t span = (phys_addr_t)page->nentries << page->shift;
+
+	return (start ^ last) < span && last - start < span - ((phys_addr_t)1 << page->shift);
+}
+
+/*
+ * A range store inside one table of pages (a scan's runs of frames are mostly
+ * short): the table as for one page, through the hint, then its slots, rather
+ * than the general path's edge pieces and pool, which cost more than a short
+ * range's stores. 1 where a large leaf covers the range (the general path
+ * splits it); -ENOMEM changes nothing.
+ */
+static int _mem_table_store_pages(struct mem_table *table, phys_addr_t start, phys_addr_t last,
+				  void *entry)
+{
+	struct mem_table_level *page = table->level - table->level->number;
+	unsigned int i = _mem_table_index(page, start), end = _mem_table_index(page, last);
+	struct mem_table *t;
+	long added = 0;
+	int ret;
+
+	t = _mem_table_hinted(table, start, &ret);
+	if (!t)
+		return ret;
+	for (; i <= end; i++) {
+		void *prev = t->entries[i];
+
+		MEM_TABLE_PUBLISH(&t->entries[i], entry);
+		if (prev && !mem_table_is_reserved(prev))
+			_mem_table_retire_leaf(table, prev);
+		else
+			added++;
+	}
+	_mem_table_count_add(table, added);
+	return 0;
+}
+
 static int _mem_table_store_range_last(struct mem_table *table, phys_addr_t start, phys_addr_t last,
 				  void *entry)
 {
@@ -1267,6 +1329,11 @@ static int _mem_table_store_range_last(struct mem_table *table, phys_addr_t star
 	if (!entry || !IS_LEAF(entry) ||
 	    (!mem_table_is_value(entry) && table->ops && table->ops->free))
 		return -EINVAL;
+	if (_mem_table_within_page_table(table, start, last)) {
+		err = _mem_table_store_pages(table, start, last, entry);
+		if (err <= 0)
+			return err;
+	}
 	_mem_table_hint_forget(table);
 	err = _mem_table_prepare_range(table, start, last, true);
 	if (err)

@@ -621,6 +621,72 @@ static void check_ranges(void)
 }
 
 /*
+ * A range inside one page table is stored as pages through the page store's
+ * table: over pointer leaves (each released once), a reservation, a 2 MiB
+ * leaf (split by the general path), with the path marked changed; all of a
+ * page table is still one 2 MiB leaf, and a failed allocation changes nothing.
+ */
+static void check_range_in_page_table(void)
+{
+	struct mem_table *t = mem_table_alloc_geometry(x86, &full_ops);
+	struct mem_table_stats st;
+	unsigned int l, level;
+	phys_addr_t pa;
+	long step;
+	int err = -1;
+
+	/* Every allocation failing in turn: a new path, then the pages. */
+	for (step = 0; err; step++) {
+		alloc_fail_after(step);
+		err = mem_table_store_range(t, GiB + 8 * 4096, GiB + 12 * 4096, V(1));
+		alloc_fail_after(-1);
+		if (err) {
+			CHECK(err == -ENOMEM);
+			CHECK(alloc_live == 1 && mem_table_count(t) == 0 && !t->entries[0] && !t->changed);
+		}
+	}
+	CHECK(step == 4 && mem_table_count(t) == 4 && alloc_live == 4);
+	for (pa = GiB; pa < GiB + 16 * 4096; pa += 4096)
+		CHECK(mem_table_load(t, pa, &level) == (pa >= GiB + 8 * 4096 && pa < GiB + 12 * 4096 ? V(1) : NULL));
+	CHECK(mem_table_load(t, GiB + 8 * 4096, &level) == V(1) && level == PG_LEVEL_4K);
+
+	/* Over pointer leaves and a reservation, in the hinted table: each leaf released once. */
+	CHECK(mem_table_store(t, GiB + 9 * 4096, PG_LEVEL_4K, leaf_new(2), NULL) == 0);
+	CHECK(mem_table_store(t, GiB + 20 * 4096, PG_LEVEL_4K, leaf_new(3), NULL) == 0);
+	CHECK(mem_table_reserve(t, GiB + 21 * 4096, PG_LEVEL_4K) == 0);
+	CHECK(mem_table_count(t) == 5);
+	for (l = 0; l < 4; l++)
+		table_at(t, GiB, l)->changed = false;
+	CHECK(mem_table_store_range(t, GiB + 9 * 4096, GiB + 30 * 4096, V(4)) == 0);
+	for (l = 0; l < 4; l++)
+		CHECK(table_at(t, GiB, l)->changed);
+	CHECK(released == made && mem_table_count(t) == 1 + 21);
+	CHECK(mem_table_load(t, GiB + 8 * 4096, NULL) == V(1) && mem_table_load(t, GiB + 21 * 4096, NULL) == V(4));
+	CHECK(mem_table_load(t, GiB + 30 * 4096, NULL) == NULL && alloc_live == 4);
+
+	/* In another page table than the hint's, and the last pages of one. */
+	CHECK(mem_table_store_range(t, 3 * GiB - 2 * 4096, 3 * GiB, V(5)) == 0);
+	CHECK(mem_table_load(t, 3 * GiB - 4096, &level) == V(5) && level == PG_LEVEL_4K);
+	CHECK(mem_table_load(t, 3 * GiB, NULL) == NULL && mem_table_count(t) == 24);
+
+	/* 511 pages are pages; a whole page table's 512 are one 2 MiB leaf. */
+	CHECK(mem_table_store_range(t, 4 * GiB + 4096, 4 * GiB + 2 * MiB, V(6)) == 0);
+	CHECK(mem_table_load(t, 4 * GiB + 4096, &level) == V(6) && level == PG_LEVEL_4K);
+	CHECK(mem_table_store_range(t, 5 * GiB, 5 * GiB + 2 * MiB, V(7)) == 0);
+	CHECK(mem_table_load(t, 5 * GiB + 4096, &level) == V(7) && level == PG_LEVEL_2M);
+	CHECK(mem_table_count(t) == 24 + 511 + 1);
+
+	/* Inside a 2 MiB leaf: the general path splits it, the rest keeps its value. */
+	CHECK(mem_table_store_range(t, 5 * GiB + 4096, 5 * GiB + 3 * 4096, V(8)) == 0);
+	CHECK(mem_table_load(t, 5 * GiB, &level) == V(7) && level == PG_LEVEL_4K);
+	CHECK(mem_table_load(t, 5 * GiB + 2 * 4096, NULL) == V(8));
+	CHECK(mem_table_load(t, 5 * GiB + 3 * 4096, NULL) == V(7));
+	CHECK(mem_table_stats(t, &st) == 0 && st.count == mem_table_count(t) && st.count == 24 + 511 + 512);
+	mem_table_free(t);
+	check_clean();
+}
+
+/*
  * A range's pages of one page table are stored after one walk to it, and its
  * last piece found without visiting each: ranges from inside one page table to
  * inside, or to the end of, another, over 2 MiB leaves of another value. Every
@@ -1236,6 +1302,7 @@ int main(void)
 	check_clone();
 	check_count_stats();
 	check_ranges();
+	check_range_in_page_table();
 	check_range_walk();
 	check_refusing_split();
 	check_prev();
