@@ -498,7 +498,7 @@ public func heki(_ result: ScanResult) -> HekiSummary {
     let merging = !result.virtual && result.counters.geometry.entrySize(at: .pmd) == 512 * pageSize
     var walk = HekiWalk(pageSize: pageSize)
     defer { walk.counts.deallocate() }
-    let statistics = result.counters.statistics { walk.visit($0) }
+    let statistics = result.counters.forEachStretch { walk.visit($0) }
     walk.finish()
     var s = HekiSummary(statistics: statistics)
     s.runs = walk.runs
@@ -517,19 +517,21 @@ public func heki(_ result: ScanResult) -> HekiSummary {
     return s
 }
 
-/// What heki(_:) gathers entry by entry, in ascending address order. The
-/// walk calls visit() for every page, so a page that extends the run under
-/// way costs a few comparisons; the counts per permission set are added
-/// as each run ends, into a buffer of their own (arrays would check their
-/// uniqueness and bounds at each).
+/// What heki(_:) gathers stretch by stretch (consecutive entries of one
+/// value), in ascending address order: a run of pages with the same
+/// counters costs a few comparisons, not a few per page. The counts per
+/// permission set are added as each run ends, into a buffer of their own
+/// (arrays would check their uniqueness and bounds at each).
 private struct HekiWalk {
     let pageSize: UInt64
+    /// Pages of a region: what one large entry of the level above holds.
+    let regionPages: UInt64 = 512
     var runs: [PermissionRun] = []
     /// Pages, then runs, per permission set.
     let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: 16)
     var largeEntries = 0, mergedLargePages = 0
-    // The region under way (2 MiB), its pages so far and whether they agree.
-    var region: UInt64 = .max, inRegion = 0, uniform = true, regionPermissions: UInt8 = 0
+    // The region under way, its pages so far and whether they agree.
+    var region: UInt64 = .max, inRegion: UInt64 = 0, uniform = true, regionPermissions: UInt8 = 0
     /// The run under way (none while its pages are 0) and the address after it.
     var run = PermissionRun(start: 0, pages: 0, permissions: []), runEnd: UInt64 = 0
 
@@ -542,26 +544,33 @@ private struct HekiWalk {
     var pages: Int { counts[0..<8].reduce(0, +) }
 
     @inline(__always)
-    mutating func visit(_ e: MemTable<PageCounters>.Entry) {
-        let address = e.addresses.lowerBound.rawValue, p = e.value.permissions
-        var n = 1
-        if _slowPath(e.level != .pte) {
-            // A large entry (scan() stores a huge page as one).
-            n = Int((e.addresses.upperBound.rawValue - address) / pageSize) + 1
-            largeEntries += 1
-            // A region of one permission set already.
-            if n == 512 { mergedLargePages += 1 }
+    mutating func visit(_ s: MemTable<PageCounters>.Stretch) {
+        let address = s.addresses.lowerBound.rawValue, p = s.value.permissions
+        let n = Int((s.addresses.upperBound.rawValue - address) / pageSize) + 1
+        if _slowPath(s.level != .pte) {
+            // Large entries (scan() stores a huge page as one).
+            largeEntries += s.count
+            // Each a region of one permission set already.
+            if s.entrySize == regionPages * pageSize { mergedLargePages += s.count }
             region = .max
         } else {
-            if address >> 21 != region {
-                region = address >> 21
-                inRegion = 0
-                uniform = true
-                regionPermissions = p.rawValue
+            // The stretch's pages region by region (a table of pages is one
+            // region where regions are 512 pages, as on x86-64).
+            var page = address / pageSize, left = UInt64(n)
+            while left > 0 {
+                let here = min(left, regionPages - page % regionPages)
+                if page / regionPages != region {
+                    region = page / regionPages
+                    inRegion = 0
+                    uniform = true
+                    regionPermissions = p.rawValue
+                }
+                inRegion &+= here
+                uniform = uniform && p.rawValue == regionPermissions
+                if inRegion == regionPages && uniform { mergedLargePages += 1 }
+                page &+= here
+                left &-= here
             }
-            inRegion &+= 1
-            uniform = uniform && p.rawValue == regionPermissions
-            if inRegion == 512 && uniform { mergedLargePages += 1 }
         }
         if run.pages > 0 && runEnd == address && run.permissions == p {
             run.pages &+= n
@@ -569,7 +578,7 @@ private struct HekiWalk {
             finish()
             run = PermissionRun(start: address, pages: n, permissions: p)
         }
-        runEnd = e.addresses.upperBound.rawValue &+ 1
+        runEnd = s.addresses.upperBound.rawValue &+ 1
     }
 
     /// Ends the run under way.

@@ -308,6 +308,84 @@ struct LargePageTests {
         #expect(visited.contains { $0.level == .pmd } && s.count == visited.count)
         #expect(MemTable<UInt8>().statistics { _ in Issue.record("an entry in an empty table") } == MemTable<UInt8>().statistics)
     }
+
+    /// The stretches are the entries, in order, each once, consecutive
+    /// entries of one level and one value; with values in the slots, two
+    /// adjacent stretches of one value and level meet only where a table
+    /// ends. Values in boxes (`[Int]`), each its own box, are a stretch each.
+    @Test(arguments: [0x57e7_c4e5 as UInt64, 0x1dea, 0xf00d_cafe])
+    func statisticsVisitingStretches(seed: UInt64) throws {
+        func check<V: Equatable>(_ t: MemTable<V>, inline: Bool) {
+            var stretches: [MemTable<V>.Stretch] = []
+            let s = t.forEachStretch { stretches.append($0) }
+            #expect(s == t.statistics, "seed \(seed)")
+            var entries: [FlatEntry<V>] = []
+            for stretch in stretches {
+                #expect(stretch.count >= 1 && (inline || stretch.count == 1), "seed \(seed)")
+                #expect(stretch.entrySize == t.geometry.entrySize(at: stretch.level), "seed \(seed)")
+                for k in 0..<UInt64(stretch.count) {
+                    let start = stretch.addresses.lowerBound.rawValue + k * stretch.entrySize
+                    entries.append(FlatEntry(start: start, last: start + stretch.entrySize - 1,
+                                             level: stretch.level, value: stretch.value))
+                }
+            }
+            #expect(entries == t.entries.map {
+                FlatEntry(start: $0.addresses.lowerBound.rawValue, last: $0.addresses.upperBound.rawValue,
+                          level: $0.level, value: $0.value)
+            }, "seed \(seed)")
+            #expect(s.count == entries.count, "seed \(seed)")
+            guard inline else { return }
+            for (a, b) in zip(stretches, stretches.dropFirst())
+            where a.addresses.upperBound.rawValue &+ 1 == b.addresses.lowerBound.rawValue
+                && a.level == b.level && a.value == b.value {
+                // Only across tables: b starts a table of its level.
+                let span = a.level.rawValue + 1 < t.geometry.levelCount
+                    ? t.geometry.entrySize(at: PageLevel(rawValue: a.level.rawValue + 1)) : 0
+                #expect(span != 0 && b.addresses.lowerBound.rawValue % span == 0,
+                        "seed \(seed): \(a.addresses) and \(b.addresses) could be one stretch")
+            }
+        }
+        var small = MemTable<UInt8>(), boxed = MemTable<[Int]>()
+        var state = seed
+        func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state >> 16
+        }
+        for _ in 0..<400 {
+            // Runs of a few values over 64 MiB: pages, ranges, 2 MiB entries.
+            let page = next() % (64 * MiB / 4096) * 4096, value = UInt8(next() % 3)
+            switch next() % 4 {
+            case 0:
+                let pages = next() % 700 + 1
+                try small.setValue(value, forRange: PhysicalAddress(page)..<PhysicalAddress(page + pages * 4096))
+            case 1:
+                _ = try? small.updateValue(value, forAddress: PhysicalAddress(page & ~(2 * MiB - 1)), level: .pmd)
+            default:
+                small[PhysicalAddress(page)] = value
+            }
+            boxed[PhysicalAddress(page)] = [Int(value)]
+        }
+        check(small, inline: true)
+        check(boxed, inline: false)
+        // A range of one value is one stretch per table.
+        var one = MemTable<Int>()
+        try one.setValue(7, forRange: PhysicalAddress(0x1000)..<PhysicalAddress(0x1000 + 300 * 4096))
+        var calls = 0
+        one.forEachStretch { stretch in
+            calls += 1
+            #expect(stretch.count == 300 && stretch.value == 7 && stretch.level == .pte)
+        }
+        #expect(calls == 1)
+        #expect(MemTable<UInt8>().forEachStretch { _ in Issue.record("a stretch in an empty table") }
+            == MemTable<UInt8>().statistics)
+    }
+}
+
+/// An entry as plain fields, to compare stretches with entries.
+private struct FlatEntry<V: Equatable>: Equatable {
+    var start, last: UInt64
+    var level: PageLevel
+    var value: V
 }
 
 @Suite("Errors")
