@@ -111,10 +111,11 @@ extension MemTable {
             // walk has read it and says which groups of slots hold a leaf, so
             // the scan reads only those (a table of scattered pages is a few
             // lines of 64). Equal slots hold one value: the same value entry,
-            // or the same box. The scan of a stretch of groups is
-            // Entries.Iterator.nextLeaf()'s, written out again: a helper for
-            // both (the next occupied slot) made the iterator four times
-            // slower on full tables (`make bench-swift`, iterate).
+            // or the same box; a stretch ends at the first other slot, and at
+            // the end of a stretch of groups (an empty group follows). The
+            // iterator (Entries.Iterator.nextLeaf()) scans slots on its own: a
+            // helper for both made it four times slower on full tables
+            // (`make bench-swift`, iterate).
             let size: UInt64 = 1 &<< run.shift, level = PageLevel(rawValue: run.level)
             var groups = run.occupied
             while groups != 0 {
