@@ -73,7 +73,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
         check-c-all check-c check-small check-sanitize check-valgrind check-rcu check-rfc check-install \
         check-headers check-readme swift-build check-swift check-consumer check-docs \
         check-traces check-diff check-fault check-fuzz fuzz check-swift-sanitize check-swift-valgrind \
-        bench bench-swift bench-latency bench-changed bench-ranges bench-scan bench-concurrent
+        bench bench-swift bench-latency bench-changed bench-ranges bench-stats bench-scan bench-concurrent
 
 all: lib
 

@@ -44,6 +44,13 @@ $(B)/bench-ranges: Benchmarks/ranges.c Benchmarks/bench.h $(STATIC) $(HEADERS) |
 bench-ranges: lib $(B)/bench-ranges
 	$(B)/bench-ranges $(if $(filter command line,$(origin BENCH_RUNS)),$(BENCH_RUNS),9)
 
+# mem_table_stats_walk() over sparse and dense tables of pages.
+$(B)/bench-stats: Benchmarks/stats.c Benchmarks/bench.h $(STATIC) $(HEADERS) | $(B)
+	$(CC) $(STD) $(WARNINGS) -O2 -g -Iinclude -o $@ Benchmarks/stats.c $(STATIC) $(URCU_LIBS)
+
+bench-stats: lib $(B)/bench-stats
+	$(B)/bench-stats $(if $(filter command line,$(origin BENCH_RUNS)),$(BENCH_RUNS),31)
+
 # memtable scan against a minimal reader of the same maps and pagemaps, the
 # whole machine and processes of 1, 2 and 4 GiB (normal and THP); as root.
 $(B)/scan-reader: Benchmarks/scan/reader.c | $(B)
