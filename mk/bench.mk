@@ -62,10 +62,16 @@ $(B)/scan-toucher: Benchmarks/scan/toucher.c | $(B)
 $(B)/scan-runner: Benchmarks/scan/runner.c | $(B)
 	$(CC) $(STD) $(WARNINGS) -O2 -o $@ $<
 
-bench-scan: $(B)/scan-reader $(B)/scan-toucher $(B)/scan-runner
+# The reader plus the memory table, in C: what the table itself costs.
+$(B)/scan-table: Benchmarks/scan/table.c Sources/CProcfs/arena.c Sources/CProcfs/include/procfs.h \
+		$(STATIC) $(HEADERS) | $(B)
+	$(CC) $(STD) $(WARNINGS) -O2 -Iinclude -ISources/CProcfs/include -o $@ Benchmarks/scan/table.c \
+	    Sources/CProcfs/arena.c $(STATIC) $(URCU_LIBS)
+
+bench-scan: $(B)/scan-reader $(B)/scan-toucher $(B)/scan-runner $(B)/scan-table
 	$(SWIFT_TOOL_BUILD)
 	python3 Benchmarks/scan/bench_scan.py .build/release/memtable $(B)/scan-reader $(B)/scan-toucher \
-	    $(B)/scan-runner \
+	    $(B)/scan-runner $(B)/scan-table \
 	    $(if $(filter command line,$(origin BENCH_RUNS)),$(BENCH_RUNS),5)
 
 # Concurrent readers (Benchmarks/concurrent.c): RCU lookups with and without
