@@ -9,7 +9,8 @@
  *
  * The first EARLY bytes come from calloc() instead: a huge page is 2 MiB for the kernel
  * to clear at its first touch, 60-200 us, and a small table (a process of huge pages
- * needs a few tables) is better off without one.
+ * needs a few tables) is better off without one. procfs_arena_expect() raises that to
+ * SMALL when the tables coming fit in it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,6 +33,7 @@
 #define HEADER		16		/* keeps the block 16-byte aligned, as malloc()'s */
 #define SIZES		8		/* sizes with a list of freed blocks */
 #define EARLY		(64ul << 10)	/* the first bytes, from calloc() */
+#define SMALL		(256ul << 10)	/* the first bytes where they are all the tables expected */
 
 struct free_block {
 	struct free_block *next;
@@ -44,6 +46,7 @@ static size_t sizes[SIZES];
 static struct free_block *freed[SIZES];
 static struct procfs_arena_usage usage;
 static size_t early;			/* bytes handed out from calloc() before the first span */
+static size_t early_limit = EARLY;	/* and how many may be */
 
 /* A new span, 2 MiB aligned: map 2 MiB more and give back the ends. */
 static bool grow(void)
@@ -96,7 +99,7 @@ void *procfs_arena_zalloc(size_t size)
 	if (size > MAX_BLOCK)
 		return from_calloc(size);
 	pthread_mutex_lock(&lock);
-	if (!nspans && early < EARLY) {
+	if (!nspans && early < early_limit) {
 		early += need;
 		pthread_mutex_unlock(&lock);
 		return from_calloc(size);
@@ -146,6 +149,19 @@ void procfs_arena_release(void *p)
 		freed[k] = p;
 	}
 	pthread_mutex_unlock(&lock);
+}
+
+size_t procfs_arena_expect(size_t tables)
+{
+	size_t limit;
+
+	pthread_mutex_lock(&lock);
+	/* A table of pages is 4 KiB and its header; the tables above it are few. */
+	if (!nspans && tables <= SMALL / (4096 + 64))
+		early_limit = SMALL;
+	limit = nspans ? early : early_limit;
+	pthread_mutex_unlock(&lock);
+	return limit;
 }
 
 void procfs_arena_usage(struct procfs_arena_usage *out)

@@ -131,6 +131,14 @@ final class Collector {
     /// Forgets the runs collected.
     func clearRuns() { procfs_clear_runs(c) }
 
+    /// The runs collected that are not a whole huge page: each needs a table
+    /// of pages, or shares one with its neighbours.
+    var smallRuns: Int {
+        var n = 0
+        for run in runs where procfs_run_pages(run) < 512 { n += 1 }
+        return n
+    }
+
     /// Sorts the runs collected, for ``forEachSegment(_:)``.
     func sort() throws(ProcError) {
         let r = procfs_sort(c)
@@ -231,3 +239,8 @@ public func makeMemfd(_ name: String) -> Int32 { procfs_memfd(name) }
 /// which is slower, not wrong.
 @discardableResult
 public func takeTablesFromHugePages() -> Bool { procfs_table_arena() == 0 }
+
+/// Tells the arena of ``takeTablesFromHugePages()`` how many tables of pages
+/// are coming, at most, before the first is made: a few dozen cost less in
+/// small pages than in a huge page cleared for them.
+func expectTables(_ tables: Int) { _ = procfs_arena_expect(tables) }

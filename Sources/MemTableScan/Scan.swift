@@ -262,6 +262,9 @@ public func scan(_ options: ScanOptions) -> ScanResult {
         var pending = procfs_segment()
         // A process's segments do not overlap: in an empty table, its pages are new.
         table.fresh = table.counters.isEmpty
+        // One process named: its runs say how many tables of pages are coming
+        // (a whole machine's are megabytes, whatever its first process says).
+        if options.pids != nil && pids.count == 1 { expectTables(collector.smallRuns) }
         while case let next = collector.nextSegments(segments), !next.isEmpty {
             for s in next {
                 if pending.pages > 0 && pending.start &+ pending.pages << 12 == s.start

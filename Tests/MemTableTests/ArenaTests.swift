@@ -2,10 +2,11 @@
 //
 // The arena memtable scan takes its tables from (Sources/CProcfs/arena.c):
 // zeroed, aligned, disjoint blocks from 2 MiB aligned spans advised for huge
-// pages after the first 64 KiB, freed blocks handed out again for their size,
-// large blocks from calloc(). The tool installs it before its first table (a debug build
-// asserts that it did, in every run of the tool by these tests); this test
-// process has tables of its own, so here the allocator is called directly.
+// pages after the first 64 KiB (256 KiB where few tables are expected), freed
+// blocks handed out again for their size, large blocks from calloc(). The tool
+// installs it before its first table (a debug build asserts that it did, in
+// every run of the tool by these tests); this test process has tables of its
+// own, so here the allocator is called directly.
 
 import CProcfs
 import Foundation
@@ -28,9 +29,14 @@ struct ArenaTests {
         // A table of 512 slots and its header, as the library asks.
         let size = 4120, n = 700
         // The first 64 KiB come from calloc(), so that a small table touches
-        // no huge page; then the spans.
+        // no huge page; 256 KiB where only that many tables are expected
+        // (more, and the hint changes nothing); then the spans.
         var early: [UnsafeMutableRawPointer] = []
         let fresh = Self.usage().used == 0
+        if fresh {
+            #expect(procfs_arena_expect(100) == 64 << 10)
+            #expect(procfs_arena_expect(60) == 256 << 10)
+        }
         while Self.usage().used == 0 {
             let p = try #require(procfs_arena_zalloc(size))
             #expect(Int(bitPattern: p) % 16 == 0 && Self.isZero(p, size))
@@ -38,7 +44,14 @@ struct ArenaTests {
         }
         // Each block takes its size rounded to 16 bytes and a 16-byte header.
         let need = (size + 15) / 16 * 16 + 16
-        if fresh { #expect(early.count - 1 == ((64 << 10) + need - 1) / need) }
+        if fresh { #expect(early.count - 1 == ((256 << 10) + need - 1) / need) }
+        // Once a span is out, a hint changes nothing: the next block is the span's.
+        let spent = procfs_arena_expect(1)
+        if fresh { #expect(spent == (early.count - 1) * need) }
+        let used = Self.usage().used
+        let inSpan = try #require(procfs_arena_zalloc(size))
+        #expect(Self.usage().used == used + need && procfs_arena_expect(1) == spent)
+        procfs_arena_release(inSpan)
         for p in early { procfs_arena_release(p) }
         let before = Self.usage()
         var blocks = (0..<n).map { _ in procfs_arena_zalloc(size)! }

@@ -46,6 +46,16 @@ int procfs_memfd(const char *name);
  */
 int procfs_table_arena(void);
 
+/*
+ * A hint before the tables are made: about @tables tables of pages are coming (a
+ * process of huge pages needs a few dozen, 1 GiB of scattered pages 1,750). If they
+ * fit in 256 KiB, that much comes from calloc() rather than the first 64 KiB: a small
+ * page's first touch costs about 1.5 us on a VM, a huge page cleared 60-200 us. No
+ * effect once a span of huge pages is out. Returns the bytes of blocks that come from
+ * calloc() before the first span (all of them, once it is out).
+ */
+size_t procfs_arena_expect(size_t tables);
+
 /* The arena's allocator itself, and what it holds, for tests. */
 void *procfs_arena_zalloc(size_t size);
 void procfs_arena_release(void *block);
