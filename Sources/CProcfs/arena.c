@@ -33,7 +33,7 @@
 #define HEADER		16		/* keeps the block 16-byte aligned, as malloc()'s */
 #define SIZES		8		/* sizes with a list of freed blocks */
 #define EARLY		(64ul << 10)	/* the first bytes, from calloc() */
-#define SMALL		(256ul << 10)	/* the first bytes where they are all the tables expected */
+#define SMALL		(256ul << 10)	/* ... where procfs_arena_expect() says that is all */
 
 struct free_block {
 	struct free_block *next;
