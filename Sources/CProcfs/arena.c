@@ -47,6 +47,7 @@ static struct free_block *freed[SIZES];
 static struct procfs_arena_usage usage;
 static size_t early;			/* bytes handed out from calloc() before the first span */
 static size_t early_limit = EARLY;	/* and how many may be */
+static bool installed;			/* the library's allocator (procfs_table_arena()) */
 
 /* A new span, 2 MiB aligned: map 2 MiB more and give back the ends. */
 static bool grow(void)
@@ -171,12 +172,28 @@ void procfs_arena_usage(struct procfs_arena_usage *out)
 	pthread_mutex_unlock(&lock);
 }
 
+bool procfs_arena_installed(void)
+{
+	bool yes;
+
+	pthread_mutex_lock(&lock);
+	yes = installed;
+	pthread_mutex_unlock(&lock);
+	return yes;
+}
+
 int procfs_table_arena(void)
 {
 	static const struct mem_table_allocator arena = {
 		.zalloc = procfs_arena_zalloc,
 		.release = procfs_arena_release,
 	};
+	int ret = mem_table_set_allocator(&arena);
 
-	return mem_table_set_allocator(&arena);
+	if (!ret) {
+		pthread_mutex_lock(&lock);
+		installed = true;
+		pthread_mutex_unlock(&lock);
+	}
+	return ret;
 }

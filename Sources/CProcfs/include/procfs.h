@@ -12,6 +12,7 @@
 #ifndef MEMTABLE_PROCFS_H
 #define MEMTABLE_PROCFS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,9 @@ int procfs_table_arena(void);
  * calloc() before the first span (all of them, once it is out).
  */
 size_t procfs_arena_expect(size_t tables);
+
+/* Whether procfs_table_arena() made the arena the library's allocator. */
+bool procfs_arena_installed(void);
 
 /* The arena's allocator itself, and what it holds, for tests. */
 void *procfs_arena_zalloc(size_t size);
