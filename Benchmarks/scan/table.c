@@ -63,6 +63,7 @@ static void add(uint64_t pfn, unsigned int level, unsigned int perm)
 			add(pfn + i, 0, perm);
 }
 
+/* reader.c's read_process(), line for line, with the permissions and the stores. */
 static unsigned long read_process(int pid)
 {
 	char path[64], line[4096], perms[5];
